@@ -1,0 +1,136 @@
+//! Settings layered from `config/default.toml`, an optional `CONFIG_FILE`,
+//! and the environment, in that order (later layers win).
+//!
+//! The short environment names users know from the Node.js project (`PORT`,
+//! `MONGODB_URI`, ...) are mapped explicitly; any other key can be set with
+//! `APP__<SECTION>__<KEY>`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, ConfigError, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// Environment variables with a documented short name, and the key each sets.
+const SHORT_ENV_NAMES: &[(&str, &str)] = &[
+    ("HOST", "server.host"),
+    ("PORT", "server.port"),
+    ("MONGODB_URI", "store.mongodb_uri"),
+    ("MONGODB_DB", "store.mongodb_db"),
+    ("DATA_DIR", "store.data_dir"),
+    ("UPLOADS_DIR", "uploads.dir"),
+];
+
+/// The defaults, compiled in so the binary runs from any directory; the
+/// file on disk (if present) is layered on top of them.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub uploads: UploadSettings,
+    pub views: ViewSettings,
+    pub catalog: CatalogSettings,
+    pub websocket: WebSocketSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSettings {
+    pub mongodb_uri: String,
+    pub mongodb_db: String,
+    pub mongodb_timeout_ms: u64,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadSettings {
+    pub dir: PathBuf,
+    pub max_file_bytes: usize,
+    pub max_files: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ViewSettings {
+    pub templates_dir: PathBuf,
+    pub assets_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogSettings {
+    pub max_page_size: u32,
+    pub default_page_size: u32,
+    pub snapshot_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebSocketSettings {
+    pub heartbeat_interval_ms: u64,
+    pub client_timeout_ms: u64,
+    pub max_frame_bytes: usize,
+    pub outbound_queue: usize,
+    pub rate_per_second: f64,
+    pub rate_burst: f64,
+}
+
+/// Which backend the store uses, decided once from the settings.
+#[derive(Debug, Clone)]
+pub enum StoreBackendKind {
+    Mongo { uri: String, database: String },
+    Embedded { data_dir: PathBuf },
+}
+
+impl Settings {
+    /// Reads the settings the running server uses.
+    pub fn load() -> Result<Settings, ConfigError> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::from(Path::new("config/default.toml")).required(false));
+        if let Ok(extra) = std::env::var("CONFIG_FILE") {
+            builder = builder.add_source(File::from(PathBuf::from(extra)));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("APP")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        for (name, key) in SHORT_ENV_NAMES {
+            if let Ok(value) = std::env::var(name) {
+                builder = builder.set_override(*key, value)?;
+            }
+        }
+        builder.build()?.try_deserialize()
+    }
+
+    pub fn store_backend(&self) -> StoreBackendKind {
+        if self.store.mongodb_uri.trim().is_empty() {
+            StoreBackendKind::Embedded {
+                data_dir: self.store.data_dir.clone(),
+            }
+        } else {
+            StoreBackendKind::Mongo {
+                uri: self.store.mongodb_uri.clone(),
+                database: self.store.mongodb_db.clone(),
+            }
+        }
+    }
+}
+
+impl WebSocketSettings {
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    pub fn client_timeout(&self) -> Duration {
+        Duration::from_millis(self.client_timeout_ms)
+    }
+}

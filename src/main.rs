@@ -1,0 +1,11 @@
+use ecommerce::configuration::Settings;
+use ecommerce::startup::Application;
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let settings = Settings::load()?;
+    let application = Application::build(settings).await?;
+    application.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! `ProductFeed`: owns the `/ws/products` sessions and broadcasts every
+//! committed product change to them.
+//!
+//! A connecting session first gets a `products` snapshot (the newest
+//! products). The snapshot is read from the store once and cached until the
+//! next change, so a storm of connects costs one query, not one each. Changes
+//! that arrive while a snapshot is being read are kept and replayed after it
+//! (clients apply events idempotently by `_id`), so no session misses one.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use serde::Serialize;
+
+use super::protocol::{Frame, Outbound};
+use super::session::SessionId;
+use crate::store::{MongoStore, NewestProducts, ProductChange};
+
+pub struct ProductFeed {
+    store: Addr<MongoStore>,
+    snapshot_size: u32,
+    /// Sessions that have their snapshot and receive every change.
+    live: HashMap<SessionId, Recipient<Outbound>>,
+    /// Sessions waiting for the snapshot being read.
+    waiting: Vec<(SessionId, Recipient<Outbound>)>,
+    /// The catch-up a new session needs: snapshot, then changes since.
+    catch_up: Option<Vec<Frame>>,
+    /// Changes seen while a snapshot read is in flight; `None` when idle.
+    changes_during_read: Option<Vec<Frame>>,
+}
+
+/// A session asks to receive the feed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub id: SessionId,
+    pub session: Recipient<Outbound>,
+}
+
+/// A session is gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub id: SessionId,
+}
+
+#[derive(Serialize)]
+struct DeletedProduct {
+    #[serde(rename = "_id", with = "crate::domain::id::hex")]
+    id: crate::domain::Id,
+}
+
+impl ProductFeed {
+    pub fn new(store: Addr<MongoStore>, snapshot_size: u32) -> Self {
+        ProductFeed {
+            store,
+            snapshot_size,
+            live: HashMap::new(),
+            waiting: Vec::new(),
+            catch_up: None,
+            changes_during_read: None,
+        }
+    }
+
+    /// Hands a session its catch-up frames and makes it live.
+    fn admit(&mut self, id: SessionId, session: Recipient<Outbound>, frames: &[Frame]) {
+        for frame in frames {
+            // The session's queue is empty at this point; it holds the
+            // catch-up unless it is tiny, in which case the client is
+            // treated like any other that cannot keep up.
+            if session.try_send(Outbound::Frame(frame.clone())).is_err() {
+                session.do_send(Outbound::CloseTooSlow);
+                return;
+            }
+        }
+        self.live.insert(id, session);
+    }
+
+    fn read_snapshot(&mut self, ctx: &mut Context<Self>) {
+        if self.changes_during_read.is_some() {
+            return; // a read is already in flight; its result serves everyone
+        }
+        self.changes_during_read = Some(Vec::new());
+        let read = self.store.send(NewestProducts {
+            limit: self.snapshot_size,
+        });
+        read.into_actor(self)
+            .map(|result, feed, _| {
+                let changes = feed.changes_during_read.take().unwrap_or_default();
+                let (first, loaded) = match result {
+                    Ok(Ok(products)) => (Frame::event("products", &products), true),
+                    Ok(Err(error)) => (Frame::error(format!("could not load products: {error}"), None), false),
+                    Err(error) => (Frame::error(format!("could not load products: {error}"), None), false),
+                };
+                let mut frames = vec![first];
+                frames.extend(changes);
+                for (id, session) in std::mem::take(&mut feed.waiting) {
+                    feed.admit(id, session, &frames);
+                }
+                // A failed read is not cached: the next subscriber retries.
+                if loaded {
+                    feed.catch_up = Some(frames);
+                }
+            })
+            .spawn(ctx);
+    }
+
+    fn broadcast(&mut self, frame: Frame) {
+        if let Some(changes) = &mut self.changes_during_read {
+            changes.push(frame.clone());
+        }
+        self.catch_up = None;
+        self.live.retain(|_, session| match session.try_send(Outbound::Frame(frame.clone())) {
+            Ok(()) => true,
+            Err(SendError::Full(_)) => {
+                session.do_send(Outbound::CloseTooSlow);
+                false
+            }
+            Err(SendError::Closed(_)) => false,
+        });
+    }
+}
+
+impl Actor for ProductFeed {
+    type Context = Context<Self>;
+}
+
+impl Handler<Subscribe> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, message: Subscribe, ctx: &mut Context<Self>) {
+        match self.catch_up.clone() {
+            Some(frames) => self.admit(message.id, message.session, &frames),
+            None => {
+                self.waiting.push((message.id, message.session));
+                self.read_snapshot(ctx);
+            }
+        }
+    }
+}
+
+impl Handler<Unsubscribe> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, message: Unsubscribe, _: &mut Context<Self>) {
+        self.live.remove(&message.id);
+        self.waiting.retain(|(id, _)| *id != message.id);
+    }
+}
+
+impl Handler<ProductChange> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, change: ProductChange, _: &mut Context<Self>) {
+        let frame = match &change {
+            ProductChange::Created(product) => Frame::event("product:created", product),
+            ProductChange::Updated(product) => Frame::event("product:updated", product),
+            ProductChange::Deleted(id) => Frame::event("product:deleted", &DeletedProduct { id: *id }),
+        };
+        self.broadcast(frame);
+    }
+}

@@ -1,0 +1,128 @@
+//! One `/ws/products` connection: receives the feed, and lets the page
+//! create and delete products (`product:create`, `product:delete`).
+
+use actix::prelude::*;
+use actix_web_actors::ws::{self, WebsocketContext};
+use bytestring::ByteString;
+use serde::Deserialize;
+
+use super::product_feed::{ProductFeed, Subscribe, Unsubscribe};
+use super::protocol::{ClientEvent, Frame, Outbound};
+use super::session::{deliver, next_session_id, Connection, Incoming, SessionId};
+use crate::configuration::WebSocketSettings;
+use crate::domain::{parse_id, NewProduct, ValidationError};
+use crate::store::{CreateProduct, DeleteProduct, MongoStore, StoreError};
+
+pub struct ProductSession {
+    id: SessionId,
+    connection: Connection,
+    feed: Addr<ProductFeed>,
+    store: Addr<MongoStore>,
+}
+
+impl ProductSession {
+    pub fn new(settings: &WebSocketSettings, feed: Addr<ProductFeed>, store: Addr<MongoStore>) -> Self {
+        ProductSession {
+            id: next_session_id(),
+            connection: Connection::new(settings),
+            feed,
+            store,
+        }
+    }
+
+    fn handle_event(&mut self, text: &ByteString, ctx: &mut WebsocketContext<Self>) {
+        let event = match ClientEvent::parse(text) {
+            Ok(event) => event,
+            Err(message) => return self.connection.reply_error(ctx, message),
+        };
+        match event.event.as_str() {
+            "product:create" => match NewProduct::parse(&event.data) {
+                Ok(product) => self.run_store_call(self.store.send(CreateProduct { product }), ctx),
+                Err(error) => reply_validation_error(ctx, &error),
+            },
+            "product:delete" => match parse_delete(&event.data) {
+                Ok(id) => self.run_store_call(self.store.send(DeleteProduct { id }), ctx),
+                Err(error) => reply_validation_error(ctx, &error),
+            },
+            other => self.connection.reply_error(
+                ctx,
+                format!("unknown event {other:?}: /ws/products accepts product:create and product:delete"),
+            ),
+        }
+    }
+
+    /// Waits for a store call; its success reaches every client through the
+    /// feed, its failure goes back to this client as an `error` event.
+    fn run_store_call<M, T>(&self, call: Request<MongoStore, M>, ctx: &mut WebsocketContext<Self>)
+    where
+        M: Message<Result = Result<T, StoreError>> + Send + 'static,
+        M::Result: Send,
+        MongoStore: Handler<M>,
+        T: 'static,
+    {
+        call.into_actor(self)
+            .map(|result, _, ctx| {
+                let error = match result {
+                    Ok(Ok(_)) => return,
+                    Ok(Err(error)) => error.to_string(),
+                    Err(_) => StoreError::Unavailable("store stopped".to_owned()).to_string(),
+                };
+                ctx.text(Frame::error(error, None).text().clone());
+            })
+            .spawn(ctx);
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteRequest {
+    #[serde(rename = "_id")]
+    id: String,
+}
+
+fn parse_delete(data: &serde_json::Value) -> Result<crate::domain::Id, ValidationError> {
+    let request = DeleteRequest::deserialize(data)
+        .map_err(|_| ValidationError::new("_id", r#"product:delete needs {"_id": "<product id>"}"#))?;
+    parse_id("_id", &request.id)
+}
+
+fn reply_validation_error(ctx: &mut WebsocketContext<ProductSession>, error: &ValidationError) {
+    ctx.text(Frame::error(&error.message, Some(&error.field)).text().clone());
+}
+
+impl AsMut<Connection> for ProductSession {
+    fn as_mut(&mut self) -> &mut Connection {
+        &mut self.connection
+    }
+}
+
+impl Actor for ProductSession {
+    type Context = WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.connection.start(ctx);
+        self.feed.do_send(Subscribe {
+            id: self.id,
+            session: ctx.address().recipient(),
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.feed.do_send(Unsubscribe { id: self.id });
+    }
+}
+
+impl Handler<Outbound> for ProductSession {
+    type Result = ();
+
+    fn handle(&mut self, item: Outbound, ctx: &mut Self::Context) {
+        deliver(item, ctx);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ProductSession {
+    fn handle(&mut self, message: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        if let Incoming::Text(text) = self.connection.receive(message, ctx) {
+            self.handle_event(&text, ctx);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! What every WebSocket session actor shares: ids, liveness, rate limits,
+//! and the handling of control frames.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws::{self, CloseCode, CloseReason, WebsocketContext};
+
+use super::protocol::Frame;
+use crate::configuration::WebSocketSettings;
+
+/// Identifies one connected session within a feed or room.
+pub type SessionId = u64;
+
+static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_session_id() -> SessionId {
+    NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A token bucket: `rate` frames per second sustained, `burst` at once.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: Instant,
+    /// When the client was last told it is over the limit: at most one
+    /// `error` a second, so the replies cannot become a flood themselves.
+    last_warning: Option<Instant>,
+}
+
+/// What the limiter decided about one frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RateDecision {
+    Allow,
+    /// Drop the frame and tell the client.
+    RejectAndWarn,
+    /// Drop the frame silently (already warned within the last second).
+    Reject,
+}
+
+impl RateLimiter {
+    pub fn new(rate: f64, burst: f64) -> Self {
+        RateLimiter {
+            rate,
+            burst,
+            tokens: burst,
+            refilled: Instant::now(),
+            last_warning: None,
+        }
+    }
+
+    pub fn check(&mut self) -> RateDecision {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return RateDecision::Allow;
+        }
+        match self.last_warning {
+            Some(at) if now.duration_since(at) < Duration::from_secs(1) => RateDecision::Reject,
+            _ => {
+                self.last_warning = Some(now);
+                RateDecision::RejectAndWarn
+            }
+        }
+    }
+}
+
+/// The per-connection mechanics a session actor delegates to.
+pub struct Connection {
+    pub settings: WebSocketSettings,
+    last_seen: Instant,
+    limiter: RateLimiter,
+}
+
+/// What the session should do with an incoming WebSocket message.
+pub enum Incoming {
+    /// A text frame within the rate limit: the session's protocol handles it.
+    Text(bytestring::ByteString),
+    /// Handled here (control frame, error reply, close).
+    Done,
+}
+
+impl Connection {
+    pub fn new(settings: &WebSocketSettings) -> Self {
+        Connection {
+            settings: settings.clone(),
+            last_seen: Instant::now(),
+            limiter: RateLimiter::new(settings.rate_per_second, settings.rate_burst),
+        }
+    }
+
+    /// Sets the outbound queue bound and starts heartbeats: a ping every
+    /// interval; a client silent for longer than the timeout is dropped.
+    pub fn start<A>(&self, ctx: &mut WebsocketContext<A>)
+    where
+        A: Actor<Context = WebsocketContext<A>> + AsMut<Connection>,
+    {
+        ctx.set_mailbox_capacity(self.settings.outbound_queue);
+        let timeout = self.settings.client_timeout();
+        ctx.run_interval(self.settings.heartbeat_interval(), move |actor, ctx| {
+            if actor.as_mut().last_seen.elapsed() > timeout {
+                log::debug!("websocket client timed out");
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+    }
+
+    /// Handles control frames, errors and limits; hands text on.
+    pub fn receive<A>(&mut self, message: Result<ws::Message, ws::ProtocolError>, ctx: &mut WebsocketContext<A>) -> Incoming
+    where
+        A: Actor<Context = WebsocketContext<A>>,
+    {
+        self.last_seen = Instant::now();
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                // The codec cannot resync after a protocol error (e.g. an
+                // oversized frame): say why, then close.
+                let code = match error {
+                    ws::ProtocolError::Overflow => CloseCode::Size,
+                    _ => CloseCode::Protocol,
+                };
+                ctx.text(Frame::error(format!("protocol error: {error}"), None).text().clone());
+                ctx.close(Some(CloseReason {
+                    code,
+                    description: Some(error.to_string()),
+                }));
+                ctx.stop();
+                return Incoming::Done;
+            }
+        };
+        match message {
+            ws::Message::Ping(payload) => ctx.pong(&payload),
+            ws::Message::Pong(_) | ws::Message::Nop => {}
+            ws::Message::Close(reason) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            ws::Message::Binary(_) | ws::Message::Continuation(_) => {
+                self.reply_error(ctx, "only unfragmented text frames with JSON events are accepted");
+            }
+            ws::Message::Text(text) => match self.limiter.check() {
+                RateDecision::Allow => return Incoming::Text(text),
+                RateDecision::RejectAndWarn => self.reply_error(
+                    ctx,
+                    format!(
+                        "rate limit exceeded ({} frames/s): frames are being dropped",
+                        self.settings.rate_per_second
+                    ),
+                ),
+                RateDecision::Reject => {}
+            },
+        }
+        Incoming::Done
+    }
+
+    pub fn reply_error<A>(&self, ctx: &mut WebsocketContext<A>, message: impl std::fmt::Display)
+    where
+        A: Actor<Context = WebsocketContext<A>>,
+    {
+        ctx.text(Frame::error(message, None).text().clone());
+    }
+}
+
+/// Writes an outbound item to the client, or closes a client that fell
+/// behind its queue.
+pub fn deliver<A>(item: super::protocol::Outbound, ctx: &mut WebsocketContext<A>)
+where
+    A: Actor<Context = WebsocketContext<A>>,
+{
+    match item {
+        super::protocol::Outbound::Frame(frame) => ctx.text(frame.text().clone()),
+        super::protocol::Outbound::CloseTooSlow => {
+            ctx.close(Some(CloseReason {
+                code: CloseCode::Policy,
+                description: Some("client too slow: outbound queue full".to_owned()),
+            }));
+            ctx.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_allows_a_burst_then_warns_once() {
+        let mut limiter = RateLimiter::new(1.0, 3.0);
+        for _ in 0..3 {
+            assert_eq!(limiter.check(), RateDecision::Allow);
+        }
+        assert_eq!(limiter.check(), RateDecision::RejectAndWarn);
+        assert_eq!(limiter.check(), RateDecision::Reject);
+    }
+}

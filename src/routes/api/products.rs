@@ -1,0 +1,196 @@
+//! `/api/products`: list (paginated, filtered, sorted), get, create,
+//! partial update, delete, and image upload.
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{success, uploads};
+use crate::domain::{parse_id, NewProduct, Product, ProductPatch, ProductQuery, SortOrder, ValidationError};
+use crate::routes::{ask_store, ApiError};
+use crate::startup::AppState;
+use crate::store::{AddThumbnails, CreateProduct, DeleteProduct, GetProduct, ListProducts, UpdateProduct};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/products").get(list).post(create))
+        .service(web::resource("/products/{pid}").get(get).put(update).delete(delete))
+        .service(web::resource("/products/{pid}/upload").post(upload));
+}
+
+/// Query parameters as sent; `ListParams::parse` turns them into a
+/// `ProductQuery` with messages that name the parameter.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    limit: Option<String>,
+    page: Option<String>,
+    sort: Option<String>,
+    query: Option<String>,
+    category: Option<String>,
+    available: Option<String>,
+    q: Option<String>,
+}
+
+impl ListParams {
+    pub fn parse(&self, default_limit: u32, max_limit: u32) -> Result<ProductQuery, ValidationError> {
+        let positive = |name: &str, raw: &Option<String>| -> Result<Option<u32>, ValidationError> {
+            match raw.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(value) => value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .map(Some)
+                    .ok_or_else(|| ValidationError::new(name, format!("{name} must be a positive integer"))),
+            }
+        };
+        let limit = positive("limit", &self.limit)?.unwrap_or(default_limit).min(max_limit);
+        let page = positive("page", &self.page)?.unwrap_or(1);
+        let sort = match self.sort.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) if s.eq_ignore_ascii_case("asc") || s == "1" => Some(SortOrder::PriceAscending),
+            Some(s) if s.eq_ignore_ascii_case("desc") || s == "-1" => Some(SortOrder::PriceDescending),
+            Some(_) => return Err(ValidationError::new("sort", "sort must be asc or desc")),
+        };
+        let mut query = ProductQuery {
+            limit,
+            page,
+            sort,
+            ..ProductQuery::first_page(limit)
+        };
+        // `query` is the Node.js course's catch-all: a category, or
+        // available/unavailable to filter by stock.
+        match self.query.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some(q) if q.eq_ignore_ascii_case("available") => query.available = Some(true),
+            Some(q) if q.eq_ignore_ascii_case("unavailable") => query.available = Some(false),
+            Some(category) => query.category = Some(category.to_owned()),
+        }
+        if let Some(category) = self.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            query.category = Some(category.to_owned());
+        }
+        match self.available.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some("true") => query.available = Some(true),
+            Some("false") => query.available = Some(false),
+            Some(_) => return Err(ValidationError::new("available", "available must be true or false")),
+        }
+        query.title_contains = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+        Ok(query)
+    }
+}
+
+/// The listing response of the Node.js course (mongoose-paginate style).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductPage {
+    pub status: &'static str,
+    pub payload: Vec<Product>,
+    pub total_docs: u64,
+    pub limit: u32,
+    pub total_pages: u64,
+    pub page: u32,
+    pub prev_page: Option<u32>,
+    pub next_page: Option<u32>,
+    pub has_prev_page: bool,
+    pub has_next_page: bool,
+    pub prev_link: Option<String>,
+    pub next_link: Option<String>,
+}
+
+impl ProductPage {
+    /// Builds the page object; links keep the request's other parameters.
+    pub fn new(request: &HttpRequest, base_url: &str, query: &ProductQuery, page: crate::store::Page<Product>) -> Self {
+        let total_pages = page.total.div_ceil(u64::from(query.limit)).max(1);
+        let has_prev_page = query.page > 1;
+        let has_next_page = u64::from(query.page) < total_pages;
+        let prev_page = has_prev_page.then(|| query.page - 1);
+        let next_page = has_next_page.then(|| query.page + 1);
+        let link = |target: u32| page_link(request, base_url, target);
+        ProductPage {
+            status: "success",
+            payload: page.items,
+            total_docs: page.total,
+            limit: query.limit,
+            total_pages,
+            page: query.page,
+            prev_page,
+            next_page,
+            has_prev_page,
+            has_next_page,
+            prev_link: prev_page.map(link),
+            next_link: next_page.map(link),
+        }
+    }
+}
+
+/// The request's own URL with `page` set to `target`.
+pub fn page_link(request: &HttpRequest, base_url: &str, target: u32) -> String {
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+    pairs.retain(|(key, _)| key != "page");
+    pairs.push(("page".to_owned(), target.to_string()));
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    format!("{}{}?{}", base_url.trim_end_matches('/'), request.path(), query)
+}
+
+async fn list(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let catalog = &state.settings.catalog;
+    let query = params.parse(catalog.default_page_size, catalog.max_page_size)?;
+    let page = ask_store(&state.store, ListProducts { query: query.clone() }).await?;
+    Ok(HttpResponse::Ok().json(ProductPage::new(&request, &state.settings.server.base_url, &query, page)))
+}
+
+async fn get(state: web::Data<AppState>, pid: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("pid", &pid)?;
+    let product = ask_store(&state.store, GetProduct { id }).await?;
+    Ok(HttpResponse::Ok().json(success(product)))
+}
+
+async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+    let product = NewProduct::parse(&body)?;
+    let created = ask_store(&state.store, CreateProduct { product }).await?;
+    Ok(HttpResponse::Created().json(success(created)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    pid: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("pid", &pid)?;
+    let patch = ProductPatch::parse(&body)?;
+    let updated = ask_store(&state.store, UpdateProduct { id, patch }).await?;
+    Ok(HttpResponse::Ok().json(success(updated)))
+}
+
+async fn delete(state: web::Data<AppState>, pid: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("pid", &pid)?;
+    ask_store(&state.store, DeleteProduct { id }).await?;
+    Ok(HttpResponse::Ok().json(success(serde_json::json!({ "_id": id.to_hex() }))))
+}
+
+/// Saves the uploaded images under `UPLOADS_DIR` and appends their URLs to
+/// the product's thumbnails (which broadcasts `product:updated`).
+async fn upload(
+    state: web::Data<AppState>,
+    pid: web::Path<String>,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("pid", &pid)?;
+    // Refuse before reading the body when the product does not exist.
+    ask_store(&state.store, GetProduct { id }).await?;
+    let saved = uploads::save_images(payload, &state.settings.uploads).await?;
+    let urls = saved.iter().map(|file| file.url.clone()).collect();
+    match ask_store(&state.store, AddThumbnails { id, urls }).await {
+        Ok(product) => Ok(HttpResponse::Ok().json(success(product))),
+        Err(error) => {
+            uploads::remove(&saved).await;
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The one place errors become HTTP responses:
+//! `{"status":"error","error":"<message>","details":...}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Value};
+
+use crate::domain::ValidationError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(#[from] ValidationError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A server-side failure outside the store (e.g. writing an upload);
+    /// the detail is logged, the client sees a generic message.
+    #[error("{0}")]
+    Internal(String),
+    /// The store actor is gone (shutting down).
+    #[error("the store is not running")]
+    StoreStopped(#[from] actix::MailboxError),
+}
+
+impl ApiError {
+    /// The message a client sees; internal details are logged instead.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Store(StoreError::Unavailable(_)) | ApiError::StoreStopped(_) => {
+                "the database is unavailable; try again shortly".to_owned()
+            }
+            ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => "internal server error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::Validation(error) => json!({ "field": error.field }),
+            _ => Value::Null,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) | ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            ApiError::Store(StoreError::Unavailable(_)) | ApiError::StoreStopped(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            log::error!("{status}: {self}");
+        }
+        HttpResponse::build(status).json(json!({
+            "status": "error",
+            "error": self.public_message(),
+            "details": self.details(),
+        }))
+    }
+}
+
+/// JSON body errors (malformed JSON, wrong content type, too large).
+pub fn json_error(error: actix_web::error::JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError;
+    let api_error = match &error {
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("send the body as JSON (Content-Type: application/json)".to_owned())
+        }
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::PayloadTooLarge(format!("the JSON body is larger than {limit} bytes"))
+        }
+        other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+    };
+    api_error.into()
+}
+
+/// Query string errors.
+pub fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid query string: {error}")).into()
+}
+
+/// Unmatched routes under /api answer in JSON too.
+pub async fn api_not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no route for {} {}",
+        request.method(),
+        request.path()
+    )))
+}

@@ -1,0 +1,121 @@
+//! Builds the application: store, actors, HTTP server. `Application::build`
+//! binds the configured address, so tests pass port 0 and read the real
+//! port back.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_files::Files;
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+
+use crate::configuration::Settings;
+use crate::realtime::ProductFeed;
+use crate::routes::{self, error, views::Views};
+use crate::store::{self, MongoStore};
+
+/// Everything a request handler may need, shared by all workers.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Addr<MongoStore>,
+    pub store_name: &'static str,
+    pub product_feed: Addr<ProductFeed>,
+    pub views: Views,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("views: {0}")]
+    Views(#[from] Box<handlebars::TemplateError>),
+    #[error("binding {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Application {
+    /// Opens the store, starts the actors and binds the HTTP server. Must run
+    /// inside an actix system (`#[actix_web::main]`, `#[actix_web::test]`).
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let backend = store::open_backend(&settings).await?;
+        let store_name = backend.name();
+
+        // The store publishes to the feed and the feed reads its snapshot
+        // from the store: create the feed's context first to get its
+        // address, then start both.
+        let feed_context = Context::<ProductFeed>::new();
+        let store = MongoStore::new(backend, feed_context.address().recipient()).start();
+        let product_feed = feed_context.run(ProductFeed::new(store.clone(), settings.catalog.snapshot_size));
+
+        let views = Views::load(&settings.views.templates_dir).map_err(Box::new)?;
+        std::fs::create_dir_all(&settings.uploads.dir)?;
+
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener.local_addr()?.port();
+        log::info!(
+            "store: {store_name}{}; listening on http://{}:{port}",
+            match settings.store_backend() {
+                crate::configuration::StoreBackendKind::Mongo { database, .. } => format!(" (database {database})"),
+                crate::configuration::StoreBackendKind::Embedded { data_dir } =>
+                    format!(" (data dir {})", data_dir.display()),
+            },
+            settings.server.host,
+        );
+
+        let workers = settings.server.workers;
+        let state = web::Data::new(AppState {
+            settings: Arc::new(settings),
+            store,
+            store_name,
+            product_feed,
+            views,
+        });
+        let mut server = HttpServer::new(move || {
+            let settings = &state.settings;
+            App::new()
+                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/health"))
+                .app_data(state.clone())
+                .app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(error::json_error))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .route("/health", web::get().to(routes::health::health))
+                .service(
+                    web::scope("/api")
+                        .configure(routes::api::products::configure)
+                        .default_service(web::to(error::api_not_found)),
+                )
+                .route("/ws/products", web::get().to(routes::ws::products))
+                .route("/", web::get().to(routes::views::home))
+                .route("/realtimeproducts", web::get().to(routes::views::realtime_products))
+                .service(Files::new("/assets", &settings.views.assets_dir))
+                .service(Files::new("/uploads", &settings.uploads.dir))
+        })
+        .listen(listener)?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,60 @@
+//! The contract both storage backends fulfil, observably identically.
+
+use async_trait::async_trait;
+
+use crate::domain::{Id, NewProduct, Product, ProductPatch, ProductQuery};
+
+/// Why a store operation failed. Mapped to HTTP in `routes::error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The document the request named does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change would break a uniqueness rule (e.g. a product `code`).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database cannot be reached right now; the request may be retried.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; the detail is logged, never shown to clients.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// One page of a listing plus the total the filter matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// A storage backend. Implementations must never block the async runtime:
+/// blocking ones hand their work to a blocking thread.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// A short name for logs: "mongodb" or "embedded".
+    fn name(&self) -> &'static str;
+
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn list_products(&self, query: &ProductQuery) -> Result<Page<Product>, StoreError>;
+    /// The `limit` most recently created products, newest first.
+    async fn newest_products(&self, limit: u32) -> Result<Vec<Product>, StoreError>;
+    async fn get_product(&self, id: Id) -> Result<Product, StoreError>;
+    async fn create_product(&self, product: Product) -> Result<Product, StoreError>;
+    async fn update_product(&self, id: Id, patch: ProductPatch) -> Result<Product, StoreError>;
+    async fn delete_product(&self, id: Id) -> Result<(), StoreError>;
+    /// Appends image URLs to a product's thumbnails.
+    async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError>;
+}
+
+/// The message a duplicate product code gets, the same on every backend.
+pub fn duplicate_code(code: &str) -> StoreError {
+    StoreError::Conflict(format!("a product with code {code:?} already exists"))
+}
+
+/// Builds the stored form of a new product: fresh id, creation time.
+pub fn new_product_document(input: NewProduct) -> Product {
+    input.into_product(Id::new(), crate::domain::now())
+}

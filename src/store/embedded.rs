@@ -1,0 +1,312 @@
+//! The embedded backend: SQLite (bundled, no install) in `DATA_DIR`.
+//!
+//! It mirrors the MongoDB backend observably: the same ObjectId `_id`s
+//! (stored as hex text, whose order is ObjectId order), the same validation,
+//! errors and ordering. SQLite calls block, so every call runs on tokio's
+//! blocking pool, never on an actix event loop.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
+
+use super::backend::{duplicate_code, Backend, Page, StoreError};
+use crate::domain::{Id, Product, ProductPatch, ProductQuery, SortOrder};
+
+const DATABASE_FILE: &str = "ecommerce.sqlite3";
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS products (
+        id          TEXT PRIMARY KEY,
+        title       TEXT NOT NULL,
+        description TEXT NOT NULL,
+        code        TEXT NOT NULL UNIQUE,
+        price       REAL NOT NULL,
+        status      INTEGER NOT NULL,
+        stock       INTEGER NOT NULL,
+        category    TEXT NOT NULL,
+        thumbnails  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS products_by_category ON products (category, id);
+    CREATE INDEX IF NOT EXISTS products_by_price ON products (price, id);
+";
+
+const PRODUCT_COLUMNS: &str =
+    "id, title, description, code, price, status, stock, category, thumbnails, created_at, updated_at";
+
+pub struct EmbeddedBackend {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl EmbeddedBackend {
+    /// Opens (creating if needed) the database file under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<EmbeddedBackend, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create data dir {}: {e}", data_dir.display()))
+        })?;
+        let connection = Connection::open(data_dir.join(DATABASE_FILE)).map_err(map_error)?;
+        // WAL keeps readers and the writer out of each other's way; with
+        // synchronous=NORMAL a committed change survives a crash of the
+        // server process (only an OS crash or power cut can lose the last
+        // commits).
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(map_error)?;
+        connection.execute_batch(SCHEMA).map_err(map_error)?;
+        Ok(EmbeddedBackend {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Runs `work` with the connection on the blocking pool.
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || work(&mut lock(&connection)))
+            .await
+            .map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
+    }
+}
+
+/// A panic while holding the lock cannot leave SQLite inconsistent (its
+/// transactions roll back), so a poisoned lock is still safe to use.
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn map_error(error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull
+            | ErrorCode::ReadOnly
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::PermissionDenied,
+        ) => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+fn millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn from_millis(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+fn product_from_row(row: &Row<'_>) -> rusqlite::Result<Product> {
+    let id: String = row.get(0)?;
+    let thumbnails: String = row.get(8)?;
+    let corrupt = |what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.to_owned().into())
+    };
+    Ok(Product {
+        id: Id::parse_str(&id).map_err(|_| corrupt("product id is not an ObjectId"))?,
+        title: row.get(1)?,
+        description: row.get(2)?,
+        code: row.get(3)?,
+        price: row.get(4)?,
+        status: row.get(5)?,
+        stock: row.get(6)?,
+        category: row.get(7)?,
+        thumbnails: serde_json::from_str(&thumbnails).map_err(|_| corrupt("thumbnails are not a JSON list"))?,
+        created_at: from_millis(row.get(9)?),
+        updated_at: from_millis(row.get(10)?),
+    })
+}
+
+fn fetch_product(connection: &Connection, id: Id) -> Result<Product, StoreError> {
+    connection
+        .query_row(
+            &format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"),
+            [id.to_hex()],
+            product_from_row,
+        )
+        .optional()
+        .map_err(map_error)?
+        .ok_or(StoreError::NotFound("product"))
+}
+
+/// Writes every column of `product` over the stored row with its id.
+fn write_product(connection: &Connection, product: &Product, insert: bool) -> Result<(), StoreError> {
+    let sql = if insert {
+        "INSERT INTO products (title, description, code, price, status, stock, category, thumbnails, created_at, updated_at, id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    } else {
+        "UPDATE products SET title = ?1, description = ?2, code = ?3, price = ?4, status = ?5, stock = ?6,
+         category = ?7, thumbnails = ?8, created_at = ?9, updated_at = ?10 WHERE id = ?11"
+    };
+    let thumbnails = serde_json::to_string(&product.thumbnails)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    connection
+        .execute(
+            sql,
+            params![
+                product.title,
+                product.description,
+                product.code,
+                product.price,
+                product.status,
+                product.stock,
+                product.category,
+                thumbnails,
+                millis(product.created_at),
+                millis(product.updated_at),
+                product.id.to_hex(),
+            ],
+        )
+        .map_err(|e| if is_unique_violation(&e) { duplicate_code(&product.code) } else { map_error(e) })?;
+    Ok(())
+}
+
+/// The WHERE clause and its parameters for a listing's filters.
+fn listing_filter(query: &ProductQuery) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    if let Some(category) = &query.category {
+        values.push(Value::Text(category.clone()));
+        clauses.push(format!("category = ?{}", values.len()));
+    }
+    match query.available {
+        Some(true) => clauses.push("stock > 0".to_owned()),
+        Some(false) => clauses.push("stock = 0".to_owned()),
+        None => {}
+    }
+    if let Some(text) = &query.title_contains {
+        values.push(Value::Text(text.to_lowercase()));
+        clauses.push(format!("instr(lower(title), ?{}) > 0", values.len()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (filter, values)
+}
+
+#[async_trait]
+impl Backend for EmbeddedBackend {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_error)).await
+    }
+
+    async fn list_products(&self, query: &ProductQuery) -> Result<Page<Product>, StoreError> {
+        let query = query.clone();
+        self.run(move |c| {
+            let (filter, mut values) = listing_filter(&query);
+            let total: u64 = c
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM products {filter}"),
+                    rusqlite::params_from_iter(values.iter()),
+                    |row| row.get(0),
+                )
+                .map_err(map_error)?;
+            let order = match query.sort {
+                None => "id ASC",
+                Some(SortOrder::PriceAscending) => "price ASC, id ASC",
+                Some(SortOrder::PriceDescending) => "price DESC, id ASC",
+            };
+            values.push(i64::from(query.limit).into());
+            values.push(i64::try_from(query.offset()).unwrap_or(i64::MAX).into());
+            let sql = format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+                values.len() - 1,
+                values.len()
+            );
+            let mut statement = c.prepare_cached(&sql).map_err(map_error)?;
+            let items = statement
+                .query_map(rusqlite::params_from_iter(values.iter()), product_from_row)
+                .and_then(Iterator::collect)
+                .map_err(map_error)?;
+            Ok(Page { items, total })
+        })
+        .await
+    }
+
+    async fn newest_products(&self, limit: u32) -> Result<Vec<Product>, StoreError> {
+        self.run(move |c| {
+            let mut statement = c
+                .prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id DESC LIMIT ?1"))
+                .map_err(map_error)?;
+            statement
+                .query_map([limit], product_from_row)
+                .and_then(Iterator::collect)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn get_product(&self, id: Id) -> Result<Product, StoreError> {
+        self.run(move |c| fetch_product(c, id)).await
+    }
+
+    async fn create_product(&self, product: Product) -> Result<Product, StoreError> {
+        self.run(move |c| {
+            write_product(c, &product, true)?;
+            Ok(product)
+        })
+        .await
+    }
+
+    async fn update_product(&self, id: Id, patch: ProductPatch) -> Result<Product, StoreError> {
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(map_error)?;
+            let mut product = fetch_product(&transaction, id)?;
+            patch.apply(&mut product, crate::domain::now());
+            write_product(&transaction, &product, false)?;
+            transaction.commit().map_err(map_error)?;
+            Ok(product)
+        })
+        .await
+    }
+
+    async fn delete_product(&self, id: Id) -> Result<(), StoreError> {
+        self.run(move |c| {
+            match c.execute("DELETE FROM products WHERE id = ?1", [id.to_hex()]).map_err(map_error)? {
+                0 => Err(StoreError::NotFound("product")),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError> {
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(map_error)?;
+            let mut product = fetch_product(&transaction, id)?;
+            product.thumbnails.extend(urls);
+            product.updated_at = crate::domain::now();
+            write_product(&transaction, &product, false)?;
+            transaction.commit().map_err(map_error)?;
+            Ok(product)
+        })
+        .await
+    }
+}

@@ -1,0 +1,144 @@
+//! `MongoStore`: the actor every domain read and write goes through.
+//!
+//! It owns the backend (MongoDB or embedded) and, after a product change
+//! commits, publishes it to the `ProductFeed`, whatever the change came
+//! from (REST, the WebSocket form, an upload). Handlers run their backend
+//! call as a spawned future, so a slow query never holds up the mailbox.
+
+mod backend;
+pub mod embedded;
+pub mod mongo;
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+pub use backend::{Backend, Page, StoreError};
+
+use crate::configuration::{Settings, StoreBackendKind};
+use crate::domain::{Id, NewProduct, Product, ProductPatch, ProductQuery};
+
+/// A committed product change, published to whoever listens (the feed).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub enum ProductChange {
+    Created(Product),
+    Updated(Product),
+    Deleted(Id),
+}
+
+pub struct MongoStore {
+    backend: Arc<dyn Backend>,
+    product_changes: Recipient<ProductChange>,
+}
+
+impl MongoStore {
+    pub fn new(backend: Arc<dyn Backend>, product_changes: Recipient<ProductChange>) -> Self {
+        MongoStore {
+            backend,
+            product_changes,
+        }
+    }
+}
+
+impl Actor for MongoStore {
+    type Context = Context<Self>;
+}
+
+/// Opens the backend the settings name.
+pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn Backend>, StoreError> {
+    Ok(match settings.store_backend() {
+        StoreBackendKind::Mongo { uri, database } => {
+            let timeout = std::time::Duration::from_millis(settings.store.mongodb_timeout_ms);
+            Arc::new(mongo::MongoBackend::connect(&uri, &database, timeout).await?)
+        }
+        StoreBackendKind::Embedded { data_dir } => Arc::new(embedded::EmbeddedBackend::open(&data_dir)?),
+    })
+}
+
+/// Declares a store message and its handler: `$call` runs against the
+/// backend `$b`; when `$publish` is given it maps the committed result to
+/// the `ProductChange` to broadcast.
+macro_rules! store_message {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $($field:ident : $ty:ty),* } -> $out:ty,
+        |$b:ident| $call:expr
+        $(, publish |$result:ident| $publish:expr)?
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name { $(pub $field: $ty),* }
+
+        impl Message for $name {
+            type Result = Result<$out, StoreError>;
+        }
+
+        impl Handler<$name> for MongoStore {
+            type Result = ResponseFuture<Result<$out, StoreError>>;
+
+            #[allow(unused_variables)]
+            fn handle(&mut self, message: $name, _: &mut Context<Self>) -> Self::Result {
+                let $b = Arc::clone(&self.backend);
+                let product_changes = self.product_changes.clone();
+                let $name { $($field),* } = message;
+                Box::pin(async move {
+                    let result: Result<$out, StoreError> = $call.await;
+                    $(
+                        if let Ok($result) = &result {
+                            product_changes.do_send($publish);
+                        }
+                    )?
+                    result
+                })
+            }
+        }
+    };
+}
+
+store_message!(
+    /// Whether the database answers (`GET /health`).
+    Ping {} -> (),
+    |b| b.ping()
+);
+
+store_message!(
+    ListProducts { query: ProductQuery } -> Page<Product>,
+    |b| b.list_products(&query)
+);
+
+store_message!(
+    /// The newest products, newest first (the `/ws/products` snapshot).
+    NewestProducts { limit: u32 } -> Vec<Product>,
+    |b| b.newest_products(limit)
+);
+
+store_message!(
+    GetProduct { id: Id } -> Product,
+    |b| b.get_product(id)
+);
+
+store_message!(
+    CreateProduct { product: NewProduct } -> Product,
+    |b| b.create_product(backend::new_product_document(product)),
+    publish |created| ProductChange::Created(created.clone())
+);
+
+store_message!(
+    UpdateProduct { id: Id, patch: ProductPatch } -> Product,
+    |b| b.update_product(id, patch),
+    publish |updated| ProductChange::Updated(updated.clone())
+);
+
+store_message!(
+    DeleteProduct { id: Id } -> (),
+    |b| b.delete_product(id),
+    publish |_deleted| ProductChange::Deleted(id)
+);
+
+store_message!(
+    /// Appends uploaded image URLs to a product's thumbnails.
+    AddThumbnails { id: Id, urls: Vec<String> } -> Product,
+    |b| b.add_thumbnails(id, urls),
+    publish |updated| ProductChange::Updated(updated.clone())
+);

@@ -1,0 +1,335 @@
+//! The MongoDB backend, on the official driver. Used when `MONGODB_URI` is
+//! set (a local `mongod`, Atlas, ...). Collections: `products`, later
+//! `carts`, `messages`, `users`, in database `MONGODB_DB`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use mongodb::bson::{self, doc, Bson, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
+use mongodb::{Client, Collection, Database, IndexModel};
+use serde::{Deserialize, Serialize};
+
+use super::backend::{duplicate_code, Backend, Page, StoreError};
+use crate::domain::{Id, Product, ProductPatch, ProductQuery, SortOrder, Stock};
+
+/// MongoDB's error code for a unique index violation.
+const DUPLICATE_KEY: i32 = 11000;
+
+pub struct MongoBackend {
+    database: Database,
+    products: Collection<ProductDocument>,
+    /// Whether the unique index on `products.code` is known to exist. It is
+    /// created at startup, or, if MongoDB was down then, before the first
+    /// write that needs it.
+    indexes_ready: AtomicBool,
+}
+
+/// A product as stored in MongoDB: native ObjectId and dates.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductDocument {
+    #[serde(rename = "_id")]
+    id: Id,
+    title: String,
+    description: String,
+    code: String,
+    price: f64,
+    status: bool,
+    stock: i64,
+    category: String,
+    thumbnails: Vec<String>,
+    created_at: bson::DateTime,
+    updated_at: bson::DateTime,
+}
+
+impl From<Product> for ProductDocument {
+    fn from(p: Product) -> Self {
+        ProductDocument {
+            id: p.id,
+            title: p.title,
+            description: p.description,
+            code: p.code,
+            price: p.price,
+            status: p.status,
+            stock: i64::from(p.stock),
+            category: p.category,
+            thumbnails: p.thumbnails,
+            created_at: to_bson_date(p.created_at),
+            updated_at: to_bson_date(p.updated_at),
+        }
+    }
+}
+
+impl From<ProductDocument> for Product {
+    fn from(d: ProductDocument) -> Self {
+        Product {
+            id: d.id,
+            title: d.title,
+            description: d.description,
+            code: d.code,
+            price: d.price,
+            status: d.status,
+            stock: Stock::try_from(d.stock.max(0)).unwrap_or(Stock::MAX),
+            category: d.category,
+            thumbnails: d.thumbnails,
+            created_at: from_bson_date(d.created_at),
+            updated_at: from_bson_date(d.updated_at),
+        }
+    }
+}
+
+fn to_bson_date(time: DateTime<Utc>) -> bson::DateTime {
+    bson::DateTime::from_millis(time.timestamp_millis())
+}
+
+fn from_bson_date(time: bson::DateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or_default()
+}
+
+fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+fn map_error(error: mongodb::error::Error) -> StoreError {
+    match error.kind.as_ref() {
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. }
+        | ErrorKind::DnsResolve { .. }
+        | ErrorKind::Authentication { .. }
+        | ErrorKind::Shutdown => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+impl MongoBackend {
+    /// Connects lazily: a MongoDB that is down at startup makes requests
+    /// answer 503 until it is back, it does not stop the server.
+    pub async fn connect(uri: &str, database: &str, timeout: Duration) -> Result<MongoBackend, StoreError> {
+        let mut options = ClientOptions::parse(uri)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("invalid MONGODB_URI: {e}")))?;
+        options.server_selection_timeout = Some(timeout);
+        options.connect_timeout = Some(timeout);
+        options.app_name = Some("ecommerce".to_owned());
+        let client = Client::with_options(options).map_err(map_error)?;
+        let database = client.database(database);
+        let backend = MongoBackend {
+            products: database.collection("products"),
+            database,
+            indexes_ready: AtomicBool::new(false),
+        };
+        if let Err(error) = backend.ensure_indexes().await {
+            log::warn!("MongoDB indexes not created yet (will retry before writes): {error}");
+        }
+        Ok(backend)
+    }
+
+    async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        if self.indexes_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let unique_code = IndexModel::builder()
+            .keys(doc! { "code": 1 })
+            .options(IndexOptions::builder().unique(true).name("code_unique".to_owned()).build())
+            .build();
+        self.products.create_index(unique_code).await.map_err(map_error)?;
+        let by_category = IndexModel::builder().keys(doc! { "category": 1, "_id": 1 }).build();
+        let by_price = IndexModel::builder().keys(doc! { "price": 1, "_id": 1 }).build();
+        self.products.create_indexes([by_category, by_price]).await.map_err(map_error)?;
+        self.indexes_ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn find_product(&self, filter: Document) -> Result<Product, StoreError> {
+        self.products
+            .find_one(filter)
+            .await
+            .map_err(map_error)?
+            .map(Product::from)
+            .ok_or(StoreError::NotFound("product"))
+    }
+}
+
+/// The `$set` document of a patch: the fields it names, and `updatedAt`.
+fn patch_document(patch: ProductPatch) -> Document {
+    let mut set = Document::new();
+    let ProductPatch {
+        title,
+        description,
+        code,
+        price,
+        status,
+        stock,
+        category,
+        thumbnails,
+    } = patch;
+    let mut put = |key: &str, value: Option<Bson>| {
+        if let Some(value) = value {
+            set.insert(key, value);
+        }
+    };
+    put("title", title.map(Bson::from));
+    put("description", description.map(Bson::from));
+    put("code", code.map(Bson::from));
+    put("price", price.map(Bson::from));
+    put("status", status.map(Bson::from));
+    put("stock", stock.map(|s| Bson::Int64(i64::from(s))));
+    put("category", category.map(Bson::from));
+    put("thumbnails", thumbnails.map(Bson::from));
+    set.insert("updatedAt", to_bson_date(crate::domain::now()));
+    set
+}
+
+/// The MongoDB filter for a listing; `title_contains` is matched literally
+/// (regex metacharacters escaped), case-insensitively.
+fn listing_filter(query: &ProductQuery) -> Document {
+    let mut filter = Document::new();
+    if let Some(category) = &query.category {
+        filter.insert("category", category.as_str());
+    }
+    match query.available {
+        Some(true) => {
+            filter.insert("stock", doc! { "$gt": 0 });
+        }
+        Some(false) => {
+            filter.insert("stock", 0);
+        }
+        None => {}
+    }
+    if let Some(text) = &query.title_contains {
+        filter.insert("title", doc! { "$regex": regex_escape(text), "$options": "i" });
+    }
+    filter
+}
+
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}-/".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[async_trait]
+impl Backend for MongoBackend {
+    fn name(&self) -> &'static str {
+        "mongodb"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.database.run_command(doc! { "ping": 1 }).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn list_products(&self, query: &ProductQuery) -> Result<Page<Product>, StoreError> {
+        let filter = listing_filter(query);
+        let total = self.products.count_documents(filter.clone()).await.map_err(map_error)?;
+        let sort = match query.sort {
+            None => doc! { "_id": 1 },
+            Some(SortOrder::PriceAscending) => doc! { "price": 1, "_id": 1 },
+            Some(SortOrder::PriceDescending) => doc! { "price": -1, "_id": 1 },
+        };
+        let items: Vec<ProductDocument> = self
+            .products
+            .find(filter)
+            .sort(sort)
+            .skip(query.offset())
+            .limit(i64::from(query.limit))
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(Page {
+            items: items.into_iter().map(Product::from).collect(),
+            total,
+        })
+    }
+
+    async fn newest_products(&self, limit: u32) -> Result<Vec<Product>, StoreError> {
+        let items: Vec<ProductDocument> = self
+            .products
+            .find(doc! {})
+            .sort(doc! { "_id": -1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(items.into_iter().map(Product::from).collect())
+    }
+
+    async fn get_product(&self, id: Id) -> Result<Product, StoreError> {
+        self.find_product(doc! { "_id": id }).await
+    }
+
+    async fn create_product(&self, product: Product) -> Result<Product, StoreError> {
+        self.ensure_indexes().await?;
+        let code = product.code.clone();
+        let document = ProductDocument::from(product);
+        self.products.insert_one(&document).await.map_err(|e| {
+            if is_duplicate_key(&e) {
+                duplicate_code(&code)
+            } else {
+                map_error(e)
+            }
+        })?;
+        Ok(Product::from(document))
+    }
+
+    async fn update_product(&self, id: Id, patch: ProductPatch) -> Result<Product, StoreError> {
+        self.ensure_indexes().await?;
+        let code = patch.code.clone().unwrap_or_default();
+        self.products
+            .find_one_and_update(doc! { "_id": id }, doc! { "$set": patch_document(patch) })
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| {
+                if is_duplicate_key(&e) {
+                    duplicate_code(&code)
+                } else {
+                    map_error(e)
+                }
+            })?
+            .map(Product::from)
+            .ok_or(StoreError::NotFound("product"))
+    }
+
+    async fn delete_product(&self, id: Id) -> Result<(), StoreError> {
+        let result = self.products.delete_one(doc! { "_id": id }).await.map_err(map_error)?;
+        match result.deleted_count {
+            0 => Err(StoreError::NotFound("product")),
+            _ => Ok(()),
+        }
+    }
+
+    async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError> {
+        self.products
+            .find_one_and_update(
+                doc! { "_id": id },
+                doc! {
+                    "$push": { "thumbnails": { "$each": urls } },
+                    "$set": { "updatedAt": to_bson_date(crate::domain::now()) },
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?
+            .map(Product::from)
+            .ok_or(StoreError::NotFound("product"))
+    }
+}
