@@ -89,6 +89,15 @@ pub enum StoreBackendKind {
 }
 
 impl Settings {
+    /// The compiled-in defaults alone, ignoring files and environment
+    /// (tests start from these).
+    pub fn defaults() -> Result<Settings, ConfigError> {
+        Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()?
+            .try_deserialize()
+    }
+
     /// Reads the settings the running server uses.
     pub fn load() -> Result<Settings, ConfigError> {
         let mut builder = Config::builder()

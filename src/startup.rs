@@ -111,6 +111,11 @@ impl Application {
         })
     }
 
+    /// A handle to stop the server (tests use it to restart on the same data).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

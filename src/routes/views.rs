@@ -30,6 +30,7 @@ impl Views {
         let mut options = DirectorySourceOptions::default();
         options.tpl_extension = ".handlebars".to_owned();
         registry.register_templates_directory(dir, options)?;
+        registry.register_helper("money", Box::new(money));
         Ok(Views { registry })
     }
 
@@ -49,6 +50,8 @@ impl Views {
         }
     }
 }
+
+handlebars::handlebars_helper!(money: |amount: f64| format!("{amount:.2}"));
 
 /// `/`: the product list.
 pub async fn home(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -1,0 +1,207 @@
+//! `TestApp`: the real application on port 0 with a temporary data dir,
+//! driven over HTTP and WebSocket as a client would.
+//!
+//! With `TEST_MONGODB_URI` set, apps run on MongoDB instead of the embedded
+//! store, each in a database of its own.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ecommerce::configuration::Settings;
+use ecommerce::startup::Application;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio_tungstenite::tungstenite::Message;
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub uploads_dir: PathBuf,
+    pub data_dir: PathBuf,
+    server: actix_web::dev::ServerHandle,
+    _temp: TempDir,
+}
+
+/// The database a test app uses when `TEST_MONGODB_URI` is set: a new one.
+pub fn mongodb_uri() -> Option<String> {
+    std::env::var("TEST_MONGODB_URI").ok().filter(|uri| !uri.is_empty())
+}
+
+pub fn test_settings(temp: &TempDir) -> Settings {
+    let mut settings = Settings::defaults().expect("default settings");
+    settings.server.host = "127.0.0.1".to_owned();
+    settings.server.port = 0;
+    settings.server.workers = 2;
+    settings.store.data_dir = temp.path().join("data");
+    settings.uploads.dir = temp.path().join("uploads");
+    if let Some(uri) = mongodb_uri() {
+        settings.store.mongodb_uri = uri;
+        settings.store.mongodb_db = format!("test_{}", uuid::Uuid::new_v4().simple());
+    }
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Spawns the app after `customize` adjusts its settings.
+    pub async fn spawn_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut settings = test_settings(&temp);
+        customize(&mut settings);
+        let uploads_dir = settings.uploads.dir.clone();
+        let data_dir = settings.store.data_dir.clone();
+        let application = Application::build(settings).await.expect("app builds");
+        let port = application.port();
+        let server = application.handle();
+        actix_web::rt::spawn(application.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::builder().cookie_store(true).build().expect("client"),
+            uploads_dir,
+            data_dir,
+            server,
+            _temp: temp,
+        }
+    }
+
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        json_of(self.get(path).await).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        json_of(self.client.post(self.url(path)).json(body).send().await.expect("request")).await
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        json_of(self.client.put(self.url(path)).json(body).send().await.expect("request")).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        json_of(self.client.delete(self.url(path)).send().await.expect("request")).await
+    }
+
+    /// Creates a product over REST and returns it; panics unless 201.
+    pub async fn create_product(&self, body: &Value) -> Value {
+        let (status, response) = self.post_json("/api/products", body).await;
+        assert_eq!(status, 201, "creating {body}: {response}");
+        response["payload"].clone()
+    }
+
+    /// How many products the REST listing reports.
+    pub async fn product_count(&self) -> u64 {
+        let (status, body) = self.get_json("/api/products").await;
+        assert_eq!(status, 200, "{body}");
+        body["totalDocs"].as_u64().expect("totalDocs")
+    }
+
+    pub async fn ws(&self, path: &str) -> WsClient {
+        let url = format!("ws://127.0.0.1:{}{path}", self.port);
+        let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        WsClient { stream }
+    }
+}
+
+pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}
+
+/// A valid product body; `code` must be unique per product.
+pub fn product(code: &str) -> Value {
+    json!({
+        "title": format!("Product {code}"),
+        "description": "A test product",
+        "code": code,
+        "price": 10.5,
+        "stock": 5,
+        "category": "test",
+    })
+}
+
+pub struct WsClient {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+/// Long enough for any event on a loaded CI machine, short enough to fail fast.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl WsClient {
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::text(text)).await.expect("send");
+    }
+
+    pub async fn send_event(&mut self, event: &str, data: Value) {
+        self.send_text(&json!({"event": event, "data": data}).to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.stream.send(message).await.expect("send");
+    }
+
+    /// The next message that is not a ping/pong, or None when closed.
+    pub async fn next_message(&mut self, timeout: Duration) -> Option<Message> {
+        loop {
+            match tokio::time::timeout(timeout, self.stream.next()).await {
+                Err(_) => panic!("no websocket message within {timeout:?}"),
+                Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(message))) => return Some(message),
+            }
+        }
+    }
+
+    /// The next event as (name, data); panics on anything else.
+    pub async fn next_event(&mut self) -> (String, Value) {
+        match self.next_message(EVENT_TIMEOUT).await {
+            Some(Message::Text(text)) => {
+                let frame: Value = serde_json::from_str(&text).expect("event is JSON");
+                let name = frame["event"].as_str().expect("event name").to_owned();
+                (name, frame["data"].clone())
+            }
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// The next event, asserting its name.
+    pub async fn expect_event(&mut self, name: &str) -> Value {
+        let (event, data) = self.next_event().await;
+        assert_eq!(event, name, "unexpected event {event}: {data}");
+        data
+    }
+
+    /// Asserts that no event arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        loop {
+            match tokio::time::timeout(wait, self.stream.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(other) => panic!("expected no event, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}

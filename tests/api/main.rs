@@ -1,0 +1,9 @@
+//! Black-box tests: the real app on port 0, over HTTP and WebSocket.
+
+mod health;
+mod helpers;
+mod products;
+mod products_ws;
+mod restart;
+mod uploads;
+mod views;
