@@ -67,7 +67,8 @@ impl Application {
         log::info!(
             "store: {store_name}{}; listening on http://{}:{port}",
             match settings.store_backend() {
-                crate::configuration::StoreBackendKind::Mongo { database, .. } => format!(" (database {database})"),
+                crate::configuration::StoreBackendKind::Mongo { database, .. } =>
+                    format!(" (database {database})"),
                 crate::configuration::StoreBackendKind::Embedded { data_dir } =>
                     format!(" (data dir {})", data_dir.display()),
             },
@@ -87,7 +88,11 @@ impl Application {
             App::new()
                 .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/health"))
                 .app_data(state.clone())
-                .app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(error::json_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(256 * 1024)
+                        .error_handler(error::json_error),
+                )
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .route("/health", web::get().to(routes::health::health))
                 .service(
@@ -97,7 +102,10 @@ impl Application {
                 )
                 .route("/ws/products", web::get().to(routes::ws::products))
                 .route("/", web::get().to(routes::views::home))
-                .route("/realtimeproducts", web::get().to(routes::views::realtime_products))
+                .route(
+                    "/realtimeproducts",
+                    web::get().to(routes::views::realtime_products),
+                )
                 .service(Files::new("/assets", &settings.views.assets_dir))
                 .service(Files::new("/uploads", &settings.uploads.dir))
         })
@@ -109,11 +117,6 @@ impl Application {
             port,
             server: server.run(),
         })
-    }
-
-    /// A handle to stop the server (tests use it to restart on the same data).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
     }
 
     pub fn port(&self) -> u16 {

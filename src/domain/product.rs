@@ -146,7 +146,16 @@ impl ProductPatch {
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = $field { product.$field = v; } )* };
         }
-        set!(title, description, code, price, status, stock, category, thumbnails);
+        set!(
+            title,
+            description,
+            code,
+            price,
+            status,
+            stock,
+            category,
+            thumbnails
+        );
         product.updated_at = now;
     }
 }
@@ -168,14 +177,23 @@ impl Input {
             if !FIELDS.contains(&name.as_str()) {
                 return Err(ValidationError::new(
                     name.as_str(),
-                    format!("unknown field {name:?}; product fields are: {}", FIELDS.join(", ")),
+                    format!(
+                        "unknown field {name:?}; product fields are: {}",
+                        FIELDS.join(", ")
+                    ),
                 ));
             }
         }
-        Ok(Input { fields: fields.clone() })
+        Ok(Input {
+            fields: fields.clone(),
+        })
     }
 
-    fn required<T>(&mut self, name: &str, parse: impl Fn(&str, &Value) -> Result<T, ValidationError>) -> Result<T, ValidationError> {
+    fn required<T>(
+        &mut self,
+        name: &str,
+        parse: impl Fn(&str, &Value) -> Result<T, ValidationError>,
+    ) -> Result<T, ValidationError> {
         match self.fields.remove(name) {
             None | Some(Value::Null) => Err(ValidationError::new(name, format!("{name} is required"))),
             Some(value) => parse(name, &value),
@@ -212,7 +230,10 @@ fn text(name: &str, value: &Value, max: usize) -> Result<String, ValidationError
         return Err(ValidationError::new(name, format!("{name} cannot be empty")));
     }
     if text.chars().count() > max {
-        return Err(ValidationError::new(name, format!("{name} is longer than {max} characters")));
+        return Err(ValidationError::new(
+            name,
+            format!("{name} is longer than {max} characters"),
+        ));
     }
     Ok(text.to_owned())
 }
@@ -220,7 +241,10 @@ fn text(name: &str, value: &Value, max: usize) -> Result<String, ValidationError
 fn price(name: &str, value: &Value) -> Result<f64, ValidationError> {
     match value.as_f64() {
         Some(price) if price.is_finite() && price >= 0.0 => Ok(price),
-        _ => Err(ValidationError::new(name, format!("{name} must be a number >= 0"))),
+        _ => Err(ValidationError::new(
+            name,
+            format!("{name} must be a number >= 0"),
+        )),
     }
 }
 
@@ -228,7 +252,12 @@ fn stock(name: &str, value: &Value) -> Result<Stock, ValidationError> {
     value
         .as_u64()
         .and_then(|stock| Stock::try_from(stock).ok())
-        .ok_or_else(|| ValidationError::new(name, format!("{name} must be an integer from 0 to {}", Stock::MAX)))
+        .ok_or_else(|| {
+            ValidationError::new(
+                name,
+                format!("{name} must be an integer from 0 to {}", Stock::MAX),
+            )
+        })
 }
 
 fn status(name: &str, value: &Value) -> Result<bool, ValidationError> {
@@ -351,8 +380,14 @@ mod tests {
         let mut body = valid();
         body["_id"] = json!("x");
         assert_eq!(NewProduct::parse(&body).unwrap_err().field, "_id");
-        assert_eq!(ProductPatch::parse(&json!({"prise": 1})).unwrap_err().field, "prise");
+        assert_eq!(
+            ProductPatch::parse(&json!({"prise": 1})).unwrap_err().field,
+            "prise"
+        );
         assert_eq!(ProductPatch::parse(&json!({})).unwrap_err().field, "body");
-        assert_eq!(ProductPatch::parse(&json!({"price": 2})).unwrap().price, Some(2.0));
+        assert_eq!(
+            ProductPatch::parse(&json!({"price": 2})).unwrap().price,
+            Some(2.0)
+        );
     }
 }

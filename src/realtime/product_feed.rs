@@ -89,8 +89,14 @@ impl ProductFeed {
                 let changes = feed.changes_during_read.take().unwrap_or_default();
                 let (first, loaded) = match result {
                     Ok(Ok(products)) => (Frame::event("products", &products), true),
-                    Ok(Err(error)) => (Frame::error(format!("could not load products: {error}"), None), false),
-                    Err(error) => (Frame::error(format!("could not load products: {error}"), None), false),
+                    Ok(Err(error)) => (
+                        Frame::error(format!("could not load products: {error}"), None),
+                        false,
+                    ),
+                    Err(error) => (
+                        Frame::error(format!("could not load products: {error}"), None),
+                        false,
+                    ),
                 };
                 let mut frames = vec![first];
                 frames.extend(changes);
@@ -110,14 +116,16 @@ impl ProductFeed {
             changes.push(frame.clone());
         }
         self.catch_up = None;
-        self.live.retain(|_, session| match session.try_send(Outbound::Frame(frame.clone())) {
-            Ok(()) => true,
-            Err(SendError::Full(_)) => {
-                session.do_send(Outbound::CloseTooSlow);
-                false
-            }
-            Err(SendError::Closed(_)) => false,
-        });
+        self.live.retain(
+            |_, session| match session.try_send(Outbound::Frame(frame.clone())) {
+                Ok(()) => true,
+                Err(SendError::Full(_)) => {
+                    session.do_send(Outbound::CloseTooSlow);
+                    false
+                }
+                Err(SendError::Closed(_)) => false,
+            },
+        );
     }
 }
 

@@ -39,7 +39,13 @@ impl Frame {
     /// An `error` event: `{"error": message}`, plus the field at fault if any.
     pub fn error(message: impl Display, field: Option<&str>) -> Frame {
         let message = message.to_string();
-        Frame::event("error", &ErrorData { error: &message, field })
+        Frame::event(
+            "error",
+            &ErrorData {
+                error: &message,
+                field,
+            },
+        )
     }
 
     pub fn text(&self) -> &ByteString {
@@ -68,9 +74,8 @@ pub struct ClientEvent {
 impl ClientEvent {
     /// Parses a text frame; the error explains what a valid frame looks like.
     pub fn parse(text: &str) -> Result<ClientEvent, String> {
-        serde_json::from_str(text).map_err(|e| {
-            format!(r#"malformed frame ({e}): expected {{"event": "<name>", "data": <json>}}"#)
-        })
+        serde_json::from_str(text)
+            .map_err(|e| format!(r#"malformed frame ({e}): expected {{"event": "<name>", "data": <json>}}"#))
     }
 }
 
@@ -83,13 +88,19 @@ mod tests {
         let frame = Frame::event("product:deleted", &serde_json::json!({"_id": "x"}));
         let copy = frame.clone();
         assert_eq!(frame.text().as_bytes().as_ptr(), copy.text().as_bytes().as_ptr());
-        assert_eq!(&**frame.text(), r#"{"event":"product:deleted","data":{"_id":"x"}}"#);
+        assert_eq!(
+            &**frame.text(),
+            r#"{"event":"product:deleted","data":{"_id":"x"}}"#
+        );
     }
 
     #[test]
     fn parse_errors_explain_the_format() {
         assert!(ClientEvent::parse("nope").unwrap_err().contains("expected"));
         assert!(ClientEvent::parse(r#"{"event": 3}"#).is_err());
-        assert_eq!(ClientEvent::parse(r#"{"event": "leave"}"#).unwrap().data, Value::Null);
+        assert_eq!(
+            ClientEvent::parse(r#"{"event": "leave"}"#).unwrap().data,
+            Value::Null
+        );
     }
 }

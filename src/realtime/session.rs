@@ -114,7 +114,11 @@ impl Connection {
     }
 
     /// Handles control frames, errors and limits; hands text on.
-    pub fn receive<A>(&mut self, message: Result<ws::Message, ws::ProtocolError>, ctx: &mut WebsocketContext<A>) -> Incoming
+    pub fn receive<A>(
+        &mut self,
+        message: Result<ws::Message, ws::ProtocolError>,
+        ctx: &mut WebsocketContext<A>,
+    ) -> Incoming
     where
         A: Actor<Context = WebsocketContext<A>>,
     {
@@ -128,7 +132,11 @@ impl Connection {
                     ws::ProtocolError::Overflow => CloseCode::Size,
                     _ => CloseCode::Protocol,
                 };
-                ctx.text(Frame::error(format!("protocol error: {error}"), None).text().clone());
+                ctx.text(
+                    Frame::error(format!("protocol error: {error}"), None)
+                        .text()
+                        .clone(),
+                );
                 ctx.close(Some(CloseReason {
                     code,
                     description: Some(error.to_string()),

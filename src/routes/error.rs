@@ -38,7 +38,9 @@ impl ApiError {
             ApiError::Store(StoreError::Unavailable(_)) | ApiError::StoreStopped(_) => {
                 "the database is unavailable; try again shortly".to_owned()
             }
-            ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => "internal server error".to_owned(),
+            ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => {
+                "internal server error".to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -60,7 +62,9 @@ impl ResponseError for ApiError {
             ApiError::Store(StoreError::Unavailable(_)) | ApiError::StoreStopped(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
@@ -83,9 +87,9 @@ impl ResponseError for ApiError {
 pub fn json_error(error: actix_web::error::JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError;
     let api_error = match &error {
-        JsonPayloadError::ContentType => {
-            ApiError::UnsupportedMediaType("send the body as JSON (Content-Type: application/json)".to_owned())
-        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "send the body as JSON (Content-Type: application/json)".to_owned(),
+        ),
         JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::PayloadTooLarge(format!("the JSON body is larger than {limit} bytes"))
         }
@@ -95,7 +99,10 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, _: &actix_web::Http
 }
 
 /// Query string errors.
-pub fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    error: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::BadRequest(format!("invalid query string: {error}")).into()
 }
 

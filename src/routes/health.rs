@@ -10,7 +10,8 @@ use crate::store::Ping;
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store_name;
     match ask_store(&state.store, Ping {}).await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "success", "payload": {"store": store, "reachable": true}})),
+        Ok(()) => HttpResponse::Ok()
+            .json(json!({"status": "success", "payload": {"store": store, "reachable": true}})),
         Err(error) => {
             log::warn!("health check: store unreachable: {error}");
             HttpResponse::ServiceUnavailable().json(json!({

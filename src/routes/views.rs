@@ -37,7 +37,8 @@ impl Views {
     /// Renders `view` with `data` inside the layout.
     pub fn page(&self, view: &str, title: &str, data: Value) -> HttpResponse {
         let rendered = self.registry.render(view, &data).and_then(|body| {
-            self.registry.render(LAYOUT, &json!({ "title": title, "body": body, "page": view }))
+            self.registry
+                .render(LAYOUT, &json!({ "title": title, "body": body, "page": view }))
         });
         match rendered {
             Ok(html) => HttpResponse::Ok().content_type(ContentType::html()).body(html),
@@ -56,7 +57,13 @@ handlebars::handlebars_helper!(money: |amount: f64| format!("{amount:.2}"));
 /// `/`: the product list.
 pub async fn home(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let limit = state.settings.catalog.max_page_size;
-    let page = ask_store(&state.store, ListProducts { query: ProductQuery::first_page(limit) }).await?;
+    let page = ask_store(
+        &state.store,
+        ListProducts {
+            query: ProductQuery::first_page(limit),
+        },
+    )
+    .await?;
     let shown = page.items.len();
     Ok(state.views.page(
         "home",
@@ -68,5 +75,7 @@ pub async fn home(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 /// `/realtimeproducts`: the live list and the create/delete form; the page's
 /// script talks to `/ws/products`.
 pub async fn realtime_products(state: web::Data<AppState>) -> HttpResponse {
-    state.views.page("realTimeProducts", "Realtime products", json!({}))
+    state
+        .views
+        .page("realTimeProducts", "Realtime products", json!({}))
 }

@@ -131,7 +131,8 @@ fn product_from_row(row: &Row<'_>) -> rusqlite::Result<Product> {
         status: row.get(5)?,
         stock: row.get(6)?,
         category: row.get(7)?,
-        thumbnails: serde_json::from_str(&thumbnails).map_err(|_| corrupt("thumbnails are not a JSON list"))?,
+        thumbnails: serde_json::from_str(&thumbnails)
+            .map_err(|_| corrupt("thumbnails are not a JSON list"))?,
         created_at: from_millis(row.get(9)?),
         updated_at: from_millis(row.get(10)?),
     })
@@ -158,8 +159,8 @@ fn write_product(connection: &Connection, product: &Product, insert: bool) -> Re
         "UPDATE products SET title = ?1, description = ?2, code = ?3, price = ?4, status = ?5, stock = ?6,
          category = ?7, thumbnails = ?8, created_at = ?9, updated_at = ?10 WHERE id = ?11"
     };
-    let thumbnails = serde_json::to_string(&product.thumbnails)
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let thumbnails =
+        serde_json::to_string(&product.thumbnails).map_err(|e| StoreError::Internal(e.to_string()))?;
     connection
         .execute(
             sql,
@@ -177,7 +178,13 @@ fn write_product(connection: &Connection, product: &Product, insert: bool) -> Re
                 product.id.to_hex(),
             ],
         )
-        .map_err(|e| if is_unique_violation(&e) { duplicate_code(&product.code) } else { map_error(e) })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                duplicate_code(&product.code)
+            } else {
+                map_error(e)
+            }
+        })?;
     Ok(())
 }
 
@@ -214,7 +221,8 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_error)).await
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_error))
+            .await
     }
 
     async fn list_products(&self, query: &ProductQuery) -> Result<Page<Product>, StoreError> {
@@ -253,7 +261,9 @@ impl Backend for EmbeddedBackend {
     async fn newest_products(&self, limit: u32) -> Result<Vec<Product>, StoreError> {
         self.run(move |c| {
             let mut statement = c
-                .prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id DESC LIMIT ?1"))
+                .prepare_cached(&format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id DESC LIMIT ?1"
+                ))
                 .map_err(map_error)?;
             statement
                 .query_map([limit], product_from_row)
@@ -289,7 +299,10 @@ impl Backend for EmbeddedBackend {
 
     async fn delete_product(&self, id: Id) -> Result<(), StoreError> {
         self.run(move |c| {
-            match c.execute("DELETE FROM products WHERE id = ?1", [id.to_hex()]).map_err(map_error)? {
+            match c
+                .execute("DELETE FROM products WHERE id = ?1", [id.to_hex()])
+                .map_err(map_error)?
+            {
                 0 => Err(StoreError::NotFound("product")),
                 _ => Ok(()),
             }

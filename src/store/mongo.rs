@@ -140,12 +140,22 @@ impl MongoBackend {
         }
         let unique_code = IndexModel::builder()
             .keys(doc! { "code": 1 })
-            .options(IndexOptions::builder().unique(true).name("code_unique".to_owned()).build())
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("code_unique".to_owned())
+                    .build(),
+            )
             .build();
         self.products.create_index(unique_code).await.map_err(map_error)?;
-        let by_category = IndexModel::builder().keys(doc! { "category": 1, "_id": 1 }).build();
+        let by_category = IndexModel::builder()
+            .keys(doc! { "category": 1, "_id": 1 })
+            .build();
         let by_price = IndexModel::builder().keys(doc! { "price": 1, "_id": 1 }).build();
-        self.products.create_indexes([by_category, by_price]).await.map_err(map_error)?;
+        self.products
+            .create_indexes([by_category, by_price])
+            .await
+            .map_err(map_error)?;
         self.indexes_ready.store(true, Ordering::Release);
         Ok(())
     }
@@ -230,13 +240,20 @@ impl Backend for MongoBackend {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.database.run_command(doc! { "ping": 1 }).await.map_err(map_error)?;
+        self.database
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map_err(map_error)?;
         Ok(())
     }
 
     async fn list_products(&self, query: &ProductQuery) -> Result<Page<Product>, StoreError> {
         let filter = listing_filter(query);
-        let total = self.products.count_documents(filter.clone()).await.map_err(map_error)?;
+        let total = self
+            .products
+            .count_documents(filter.clone())
+            .await
+            .map_err(map_error)?;
         let sort = match query.sort {
             None => doc! { "_id": 1 },
             Some(SortOrder::PriceAscending) => doc! { "price": 1, "_id": 1 },
@@ -310,7 +327,11 @@ impl Backend for MongoBackend {
     }
 
     async fn delete_product(&self, id: Id) -> Result<(), StoreError> {
-        let result = self.products.delete_one(doc! { "_id": id }).await.map_err(map_error)?;
+        let result = self
+            .products
+            .delete_one(doc! { "_id": id })
+            .await
+            .map_err(map_error)?;
         match result.deleted_count {
             0 => Err(StoreError::NotFound("product")),
             _ => Ok(()),

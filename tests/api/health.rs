@@ -5,7 +5,11 @@ async fn health_reports_a_reachable_store() {
     let app = TestApp::spawn().await;
     let (status, body) = app.get_json("/health").await;
     assert_eq!(status, 200, "{body}");
-    let expected = if mongodb_uri().is_some() { "mongodb" } else { "embedded" };
+    let expected = if mongodb_uri().is_some() {
+        "mongodb"
+    } else {
+        "embedded"
+    };
     assert_eq!(body["payload"]["store"], expected);
     assert_eq!(body["payload"]["reachable"], true);
 }
@@ -22,8 +26,13 @@ async fn unreachable_mongodb_gives_503_not_a_crash() {
     let (status, body) = app.get_json("/api/products").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "error");
-    assert!(!body["error"].as_str().unwrap().contains("127.0.0.1"), "driver detail leaked: {body}");
-    let (status, _) = app.post_json("/api/products", &crate::helpers::product("X1")).await;
+    assert!(
+        !body["error"].as_str().unwrap().contains("127.0.0.1"),
+        "driver detail leaked: {body}"
+    );
+    let (status, _) = app
+        .post_json("/api/products", &crate::helpers::product("X1"))
+        .await;
     assert_eq!(status, 503);
     let (status, body) = app.get_json("/health").await;
     assert_eq!(status, 503, "{body}");

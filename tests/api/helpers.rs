@@ -19,14 +19,14 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub uploads_dir: PathBuf,
-    pub data_dir: PathBuf,
-    server: actix_web::dev::ServerHandle,
     _temp: TempDir,
 }
 
 /// The database a test app uses when `TEST_MONGODB_URI` is set: a new one.
 pub fn mongodb_uri() -> Option<String> {
-    std::env::var("TEST_MONGODB_URI").ok().filter(|uri| !uri.is_empty())
+    std::env::var("TEST_MONGODB_URI")
+        .ok()
+        .filter(|uri| !uri.is_empty())
 }
 
 pub fn test_settings(temp: &TempDir) -> Settings {
@@ -55,24 +55,19 @@ impl TestApp {
         let mut settings = test_settings(&temp);
         customize(&mut settings);
         let uploads_dir = settings.uploads.dir.clone();
-        let data_dir = settings.store.data_dir.clone();
         let application = Application::build(settings).await.expect("app builds");
         let port = application.port();
-        let server = application.handle();
         actix_web::rt::spawn(application.run_until_stopped());
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
-            client: reqwest::Client::builder().cookie_store(true).build().expect("client"),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
             uploads_dir,
-            data_dir,
-            server,
             _temp: temp,
         }
-    }
-
-    pub async fn stop(&self) {
-        self.server.stop(true).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -88,11 +83,27 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        json_of(self.client.post(self.url(path)).json(body).send().await.expect("request")).await
+        json_of(
+            self.client
+                .post(self.url(path))
+                .json(body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        json_of(self.client.put(self.url(path)).json(body).send().await.expect("request")).await
+        json_of(
+            self.client
+                .put(self.url(path))
+                .json(body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
@@ -115,7 +126,9 @@ impl TestApp {
 
     pub async fn ws(&self, path: &str) -> WsClient {
         let url = format!("ws://127.0.0.1:{}{path}", self.port);
-        let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
         WsClient { stream }
     }
 }
@@ -152,7 +165,8 @@ impl WsClient {
     }
 
     pub async fn send_event(&mut self, event: &str, data: Value) {
-        self.send_text(&json!({"event": event, "data": data}).to_string()).await;
+        self.send_text(&json!({"event": event, "data": data}).to_string())
+            .await;
     }
 
     pub async fn send_raw(&mut self, message: Message) {
@@ -199,9 +213,5 @@ impl WsClient {
                 Ok(other) => panic!("expected no event, got {other:?}"),
             }
         }
-    }
-
-    pub async fn close(mut self) {
-        let _ = self.stream.close(None).await;
     }
 }

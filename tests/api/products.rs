@@ -20,11 +20,16 @@ async fn create_get_update_delete_round_trip() {
     assert_eq!(body["status"], "success");
     assert_eq!(body["payload"], created);
 
-    let (status, body) = app.put_json(&format!("/api/products/{id}"), &json!({"price": 99, "stock": 0})).await;
+    let (status, body) = app
+        .put_json(&format!("/api/products/{id}"), &json!({"price": 99, "stock": 0}))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["payload"]["price"], 99.0);
     assert_eq!(body["payload"]["stock"], 0);
-    assert_eq!(body["payload"]["title"], created["title"], "other fields unchanged");
+    assert_eq!(
+        body["payload"]["title"], created["title"],
+        "other fields unchanged"
+    );
     assert_eq!(body["payload"]["_id"], created["_id"]);
 
     let (status, body) = app.delete(&format!("/api/products/{id}")).await;
@@ -87,7 +92,13 @@ async fn malformed_bodies_get_json_errors() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["status"], "error");
 
-    let response = app.client.post(app.url("/api/products")).body("title=x").send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/products"))
+        .body("title=x")
+        .send()
+        .await
+        .unwrap();
     let (status, body) = crate::helpers::json_of(response).await;
     assert_eq!(status, 415, "{body}");
 
@@ -112,10 +123,15 @@ async fn duplicate_codes_conflict_on_create_and_update() {
     assert!(body["error"].as_str().unwrap().contains("DUP"));
 
     let id = other["_id"].as_str().unwrap();
-    let (status, body) = app.put_json(&format!("/api/products/{id}"), &json!({"code": "DUP"})).await;
+    let (status, body) = app
+        .put_json(&format!("/api/products/{id}"), &json!({"code": "DUP"}))
+        .await;
     assert_eq!(status, 409, "{body}");
     let (_, body) = app.get_json(&format!("/api/products/{id}")).await;
-    assert_eq!(body["payload"]["code"], "OTHER", "a refused update changes nothing");
+    assert_eq!(
+        body["payload"]["code"], "OTHER",
+        "a refused update changes nothing"
+    );
     assert_eq!(app.product_count().await, 2);
 }
 
@@ -155,7 +171,9 @@ async fn updates_are_partial_and_validated() {
     let (_, body) = app.get_json(&path).await;
     assert_eq!(body["payload"], created, "refused updates change nothing");
 
-    let (status, body) = app.put_json(&path, &json!({"status": false, "thumbnails": ["/uploads/a.png"]})).await;
+    let (status, body) = app
+        .put_json(&path, &json!({"status": false, "thumbnails": ["/uploads/a.png"]}))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["payload"]["status"], false);
     assert_eq!(body["payload"]["thumbnails"], json!(["/uploads/a.png"]));
@@ -176,7 +194,12 @@ async fn seed_catalog(app: &TestApp) {
 }
 
 fn prices(body: &Value) -> Vec<f64> {
-    body["payload"].as_array().unwrap().iter().map(|p| p["price"].as_f64().unwrap()).collect()
+    body["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["price"].as_f64().unwrap())
+        .collect()
 }
 
 #[actix_web::test]
@@ -187,8 +210,16 @@ async fn listing_paginates_with_links() {
     let (status, body) = app.get_json("/api/products").await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "success");
-    assert_eq!(body["payload"].as_array().unwrap().len(), 10, "default limit is 10");
-    assert_eq!(prices(&body), (1..=10).map(f64::from).collect::<Vec<_>>(), "insertion order");
+    assert_eq!(
+        body["payload"].as_array().unwrap().len(),
+        10,
+        "default limit is 10"
+    );
+    assert_eq!(
+        prices(&body),
+        (1..=10).map(f64::from).collect::<Vec<_>>(),
+        "insertion order"
+    );
     assert_eq!(body["totalPages"], 2);
     assert_eq!(body["page"], 1);
     assert_eq!(body["hasPrevPage"], false);
@@ -198,13 +229,18 @@ async fn listing_paginates_with_links() {
     assert_eq!(body["nextPage"], 2);
     assert_eq!(body["nextLink"], "/api/products?page=2");
 
-    let (_, body) = app.get_json("/api/products?limit=4&page=2&sort=desc&query=odd").await;
+    let (_, body) = app
+        .get_json("/api/products?limit=4&page=2&sort=desc&query=odd")
+        .await;
     assert_eq!(prices(&body), vec![7.0, 5.0, 3.0, 1.0]);
     assert_eq!(body["totalDocs"], 8);
     assert_eq!(body["totalPages"], 2);
     assert_eq!(body["hasNextPage"], false);
     assert_eq!(body["nextLink"], Value::Null);
-    assert_eq!(body["prevLink"], "/api/products?limit=4&sort=desc&query=odd&page=1");
+    assert_eq!(
+        body["prevLink"],
+        "/api/products?limit=4&sort=desc&query=odd&page=1"
+    );
 
     let (_, body) = app.get_json("/api/products?page=9").await;
     assert_eq!(body["payload"], json!([]), "a page past the end is empty");
@@ -216,16 +252,27 @@ async fn listing_filters_and_sorts() {
     let app = TestApp::spawn().await;
     seed_catalog(&app).await;
 
-    let (_, body) = app.get_json("/api/products?limit=100&sort=asc&query=available").await;
-    assert_eq!(prices(&body), vec![1.0, 2.0, 4.0, 5.0, 7.0, 8.0, 10.0, 11.0, 13.0, 14.0]);
+    let (_, body) = app
+        .get_json("/api/products?limit=100&sort=asc&query=available")
+        .await;
+    assert_eq!(
+        prices(&body),
+        vec![1.0, 2.0, 4.0, 5.0, 7.0, 8.0, 10.0, 11.0, 13.0, 14.0]
+    );
     let (_, body) = app.get_json("/api/products?limit=100&query=unavailable").await;
     assert_eq!(prices(&body), vec![3.0, 6.0, 9.0, 12.0, 15.0]);
-    let (_, body) = app.get_json("/api/products?limit=100&category=even&available=false").await;
+    let (_, body) = app
+        .get_json("/api/products?limit=100&category=even&available=false")
+        .await;
     assert_eq!(prices(&body), vec![6.0, 12.0]);
     let (_, body) = app.get_json("/api/products?limit=3&sort=desc").await;
     assert_eq!(prices(&body), vec![15.0, 14.0, 13.0]);
     let (_, body) = app.get_json("/api/products?q=lucky%20seven").await;
-    assert_eq!(prices(&body), vec![7.0], "q matches title text, case-insensitively");
+    assert_eq!(
+        prices(&body),
+        vec![7.0],
+        "q matches title text, case-insensitively"
+    );
     let (_, body) = app.get_json("/api/products?q=.*").await;
     assert_eq!(body["totalDocs"], 0, "q is literal text, not a pattern");
     let (_, body) = app.get_json("/api/products?query=nope").await;

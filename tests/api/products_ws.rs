@@ -35,7 +35,9 @@ async fn rest_changes_reach_every_connected_client() {
     }
 
     let id = created["_id"].as_str().unwrap();
-    let (status, body) = app.put_json(&format!("/api/products/{id}"), &json!({"stock": 1})).await;
+    let (status, body) = app
+        .put_json(&format!("/api/products/{id}"), &json!({"stock": 1}))
+        .await;
     assert_eq!(status, 200);
     for client in &mut clients {
         assert_eq!(client.expect_event("product:updated").await, body["payload"]);
@@ -64,7 +66,9 @@ async fn a_product_created_over_the_socket_is_stored_and_broadcast() {
     let (_, list) = app.get_json("/api/products").await;
     assert_eq!(list["payload"], json!([created]), "the REST list shows it");
 
-    author.send_event("product:delete", json!({"_id": created["_id"]})).await;
+    author
+        .send_event("product:delete", json!({"_id": created["_id"]}))
+        .await;
     let deleted = json!({"_id": created["_id"]});
     assert_eq!(author.expect_event("product:deleted").await, deleted);
     assert_eq!(watcher.expect_event("product:deleted").await, deleted);
@@ -86,17 +90,38 @@ async fn bad_frames_get_an_error_event_and_change_nothing() {
         ("not json".to_owned(), None),
         (r#"{"data": {}}"#.to_owned(), None),
         (r#"{"event": "product:launch", "data": {}}"#.to_owned(), None),
-        (json!({"event": "product:create", "data": invalid_price}).to_string(), Some("price")),
-        (json!({"event": "product:create", "data": "x"}).to_string(), Some("body")),
-        (json!({"event": "product:create", "data": product("EXIST")}).to_string(), None),
-        (json!({"event": "product:delete", "data": {"_id": "nothex"}}).to_string(), Some("_id")),
-        (json!({"event": "product:delete", "data": {}}).to_string(), Some("_id")),
-        (json!({"event": "product:delete", "data": {"_id": "65f0a0a0a0a0a0a0a0a0a0a0"}}).to_string(), None),
+        (
+            json!({"event": "product:create", "data": invalid_price}).to_string(),
+            Some("price"),
+        ),
+        (
+            json!({"event": "product:create", "data": "x"}).to_string(),
+            Some("body"),
+        ),
+        (
+            json!({"event": "product:create", "data": product("EXIST")}).to_string(),
+            None,
+        ),
+        (
+            json!({"event": "product:delete", "data": {"_id": "nothex"}}).to_string(),
+            Some("_id"),
+        ),
+        (
+            json!({"event": "product:delete", "data": {}}).to_string(),
+            Some("_id"),
+        ),
+        (
+            json!({"event": "product:delete", "data": {"_id": "65f0a0a0a0a0a0a0a0a0a0a0"}}).to_string(),
+            None,
+        ),
     ];
     for (frame, field) in cases {
         client.send_text(&frame).await;
         let error = client.expect_event("error").await;
-        assert!(error["error"].as_str().is_some_and(|e| !e.is_empty()), "{frame}: {error}");
+        assert!(
+            error["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{frame}: {error}"
+        );
         if let Some(field) = field {
             assert_eq!(error["field"], field, "{frame}: {error}");
         }
@@ -136,7 +161,9 @@ async fn flooding_clients_are_told_and_throttled() {
     let mut client = app.ws("/ws/products").await;
     client.expect_event("products").await;
     for i in 0..20 {
-        client.send_event("product:create", product(&format!("F{i}"))).await;
+        client
+            .send_event("product:create", product(&format!("F{i}")))
+            .await;
     }
     let mut created = 0;
     let mut rate_errors = 0;
@@ -151,7 +178,11 @@ async fn flooding_clients_are_told_and_throttled() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert_eq!((created, rate_errors), (5, 1), "the burst passes, one warning for the rest");
+    assert_eq!(
+        (created, rate_errors),
+        (5, 1),
+        "the burst passes, one warning for the rest"
+    );
     client.expect_silence(Duration::from_millis(300)).await;
     assert_eq!(app.product_count().await, 5);
 }

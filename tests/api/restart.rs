@@ -40,7 +40,12 @@ async fn data_survives_a_restart_of_the_server() {
     let client = reqwest::Client::new();
 
     let (mut first, address) = start_server(&data, &uploads);
-    let response = client.post(format!("{address}/api/products")).json(&product("KEEP")).send().await.unwrap();
+    let response = client
+        .post(format!("{address}/api/products"))
+        .json(&product("KEEP"))
+        .send()
+        .await
+        .unwrap();
     let (status, created) = json_of(response).await;
     assert_eq!(status, 201, "{created}");
     first.kill().unwrap();
@@ -48,7 +53,14 @@ async fn data_survives_a_restart_of_the_server() {
 
     let (mut second, address) = start_server(&data, &uploads);
     let id = created["payload"]["_id"].as_str().unwrap();
-    let (status, body) = json_of(client.get(format!("{address}/api/products/{id}")).send().await.unwrap()).await;
+    let (status, body) = json_of(
+        client
+            .get(format!("{address}/api/products/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     second.kill().unwrap();
     let _ = second.wait();
     assert_eq!(status, 200, "{body}");

@@ -11,7 +11,10 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0
 fn form(name: &str, bytes: &[u8], mime: &str) -> Form {
     Form::new().part(
         "thumbnails",
-        Part::bytes(bytes.to_vec()).file_name(name.to_owned()).mime_str(mime).unwrap(),
+        Part::bytes(bytes.to_vec())
+            .file_name(name.to_owned())
+            .mime_str(mime)
+            .unwrap(),
     )
 }
 
@@ -28,7 +31,10 @@ async fn upload(app: &TestApp, id: &str, form: Form) -> (u16, Value) {
 
 fn uploaded_files(app: &TestApp) -> Vec<String> {
     std::fs::read_dir(&app.uploads_dir)
-        .map(|dir| dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|dir| {
+            dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -77,7 +83,11 @@ async fn non_images_oversized_files_and_unknown_products_are_refused() {
     let (status, _) = upload(&app, "bad", form("a.png", PNG, "image/png")).await;
     assert_eq!(status, 400);
 
-    assert!(uploaded_files(&app).is_empty(), "nothing written: {:?}", uploaded_files(&app));
+    assert!(
+        uploaded_files(&app).is_empty(),
+        "nothing written: {:?}",
+        uploaded_files(&app)
+    );
     let (_, body) = app.get_json(&format!("/api/products/{id}")).await;
     assert_eq!(body["payload"]["thumbnails"], serde_json::json!([]));
 }

@@ -5,7 +5,10 @@ use crate::helpers::{product, TestApp};
 async fn page(app: &TestApp, path: &str) -> String {
     let response = app.get(path).await;
     assert_eq!(response.status(), 200, "{path}");
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     response.text().await.unwrap()
 }
 
@@ -17,7 +20,10 @@ async fn home_lists_products_with_user_text_escaped() {
     app.create_product(&body).await;
     let html = page(&app, "/").await;
     assert!(html.contains(r#"<nav class="nav">"#), "layout with nav");
-    assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"),
+        "{html}"
+    );
     assert!(!html.contains("<script>alert"), "user text is never raw HTML");
 }
 

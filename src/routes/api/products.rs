@@ -14,7 +14,12 @@ use crate::store::{AddThumbnails, CreateProduct, DeleteProduct, GetProduct, List
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/products").get(list).post(create))
-        .service(web::resource("/products/{pid}").get(get).put(update).delete(delete))
+        .service(
+            web::resource("/products/{pid}")
+                .get(get)
+                .put(update)
+                .delete(delete),
+        )
         .service(web::resource("/products/{pid}/upload").post(upload));
 }
 
@@ -44,7 +49,9 @@ impl ListParams {
                     .ok_or_else(|| ValidationError::new(name, format!("{name} must be a positive integer"))),
             }
         };
-        let limit = positive("limit", &self.limit)?.unwrap_or(default_limit).min(max_limit);
+        let limit = positive("limit", &self.limit)?
+            .unwrap_or(default_limit)
+            .min(max_limit);
         let page = positive("page", &self.page)?.unwrap_or(1);
         let sort = match self.sort.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -73,9 +80,19 @@ impl ListParams {
             None | Some("") => {}
             Some("true") => query.available = Some(true),
             Some("false") => query.available = Some(false),
-            Some(_) => return Err(ValidationError::new("available", "available must be true or false")),
+            Some(_) => {
+                return Err(ValidationError::new(
+                    "available",
+                    "available must be true or false",
+                ))
+            }
         }
-        query.title_contains = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+        query.title_contains = self
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned);
         Ok(query)
     }
 }
@@ -100,7 +117,12 @@ pub struct ProductPage {
 
 impl ProductPage {
     /// Builds the page object; links keep the request's other parameters.
-    pub fn new(request: &HttpRequest, base_url: &str, query: &ProductQuery, page: crate::store::Page<Product>) -> Self {
+    pub fn new(
+        request: &HttpRequest,
+        base_url: &str,
+        query: &ProductQuery,
+        page: crate::store::Page<Product>,
+    ) -> Self {
         let total_pages = page.total.div_ceil(u64::from(query.limit)).max(1);
         let has_prev_page = query.page > 1;
         let has_next_page = u64::from(query.page) < total_pages;
@@ -142,7 +164,12 @@ async fn list(
     let catalog = &state.settings.catalog;
     let query = params.parse(catalog.default_page_size, catalog.max_page_size)?;
     let page = ask_store(&state.store, ListProducts { query: query.clone() }).await?;
-    Ok(HttpResponse::Ok().json(ProductPage::new(&request, &state.settings.server.base_url, &query, page)))
+    Ok(HttpResponse::Ok().json(ProductPage::new(
+        &request,
+        &state.settings.server.base_url,
+        &query,
+        page,
+    )))
 }
 
 async fn get(state: web::Data<AppState>, pid: web::Path<String>) -> Result<HttpResponse, ApiError> {

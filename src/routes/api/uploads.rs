@@ -61,7 +61,9 @@ pub async fn save_images(mut form: Multipart, settings: &UploadSettings) -> Resu
             })?;
             let name = format!("{}.{extension}", uuid::Uuid::new_v4().simple());
             let path = settings.dir.join(&name);
-            tokio::fs::create_dir_all(&settings.dir).await.map_err(write_failed)?;
+            tokio::fs::create_dir_all(&settings.dir)
+                .await
+                .map_err(write_failed)?;
             tokio::fs::write(&path, &bytes).await.map_err(write_failed)?;
             saved.push(SavedFile {
                 path,

@@ -1,0 +1,235 @@
+//! The store contract: every scenario runs against every backend, the
+//! embedded one always and MongoDB when `TEST_MONGODB_URI` is set (each
+//! scenario in a fresh database), so both behave the same to clients.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecommerce::domain::{Id, NewProduct, ProductPatch, ProductQuery, SortOrder};
+use ecommerce::store::embedded::EmbeddedBackend;
+use ecommerce::store::mongo::MongoBackend;
+use ecommerce::store::{Backend, StoreError};
+use serde_json::json;
+
+/// Runs `scenario` on each backend, naming the backend if it fails.
+async fn on_every_backend<F, Fut>(scenario: F)
+where
+    F: Fn(Arc<dyn Backend>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let temp = tempfile::tempdir().unwrap();
+    let embedded = EmbeddedBackend::open(temp.path()).expect("embedded store opens");
+    scenario(Arc::new(embedded)).await;
+
+    match std::env::var("TEST_MONGODB_URI")
+        .ok()
+        .filter(|uri| !uri.is_empty())
+    {
+        Some(uri) => {
+            let database = format!("contract_{}", uuid::Uuid::new_v4().simple());
+            let mongo = MongoBackend::connect(&uri, &database, Duration::from_secs(5))
+                .await
+                .expect("MongoDB backend connects");
+            eprintln!("store contract: running on MongoDB ({uri}, database {database})");
+            scenario(Arc::new(mongo)).await;
+        }
+        None => eprintln!("store contract: MongoDB run SKIPPED (set TEST_MONGODB_URI to run it)"),
+    }
+}
+
+fn new_product(code: &str, price: f64, stock: u32, category: &str) -> NewProduct {
+    NewProduct::parse(&json!({
+        "title": format!("Title {code}"),
+        "description": "d",
+        "code": code,
+        "price": price,
+        "stock": stock,
+        "category": category,
+    }))
+    .expect("valid product")
+}
+
+async fn create(
+    backend: &Arc<dyn Backend>,
+    code: &str,
+    price: f64,
+    stock: u32,
+    category: &str,
+) -> ecommerce::domain::Product {
+    let product = new_product(code, price, stock, category).into_product(Id::new(), ecommerce::domain::now());
+    backend.create_product(product).await.expect("created")
+}
+
+#[tokio::test]
+async fn created_products_read_back_identically() {
+    on_every_backend(|backend| async move {
+        backend.ping().await.expect("ping");
+        let created = create(&backend, "A", 1.25, 3, "cat").await;
+        let read = backend.get_product(created.id).await.expect("read");
+        assert_eq!(read, created, "{}", backend.name());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn codes_are_unique_on_create_and_update() {
+    on_every_backend(|backend| async move {
+        create(&backend, "SAME", 1.0, 1, "c").await;
+        let other = create(&backend, "OTHER", 1.0, 1, "c").await;
+        let duplicate = new_product("SAME", 2.0, 1, "c").into_product(Id::new(), ecommerce::domain::now());
+        assert!(
+            matches!(
+                backend.create_product(duplicate).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{}",
+            backend.name()
+        );
+        let patch = ProductPatch::parse(&json!({"code": "SAME"})).unwrap();
+        assert!(matches!(
+            backend.update_product(other.id, patch).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(backend.get_product(other.id).await.unwrap().code, "OTHER");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn missing_documents_are_not_found() {
+    on_every_backend(|backend| async move {
+        let id = Id::new();
+        assert_eq!(
+            backend.get_product(id).await,
+            Err(StoreError::NotFound("product"))
+        );
+        let patch = ProductPatch::parse(&json!({"price": 1})).unwrap();
+        assert_eq!(
+            backend.update_product(id, patch).await,
+            Err(StoreError::NotFound("product"))
+        );
+        assert_eq!(
+            backend.delete_product(id).await,
+            Err(StoreError::NotFound("product"))
+        );
+        assert_eq!(
+            backend.add_thumbnails(id, vec!["/x.png".into()]).await,
+            Err(StoreError::NotFound("product"))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn updates_change_only_the_given_fields() {
+    on_every_backend(|backend| async move {
+        let created = create(&backend, "U", 5.0, 5, "c").await;
+        let patch = ProductPatch::parse(&json!({"stock": 0, "status": false})).unwrap();
+        let updated = backend.update_product(created.id, patch).await.unwrap();
+        assert_eq!((updated.stock, updated.status), (0, false));
+        assert_eq!(
+            (updated.title.as_str(), updated.price),
+            (created.title.as_str(), created.price)
+        );
+        assert_eq!(updated.created_at, created.created_at);
+        assert!(updated.updated_at >= created.updated_at);
+        assert_eq!(backend.get_product(created.id).await.unwrap(), updated);
+
+        let with_images = backend
+            .add_thumbnails(created.id, vec!["/uploads/a.png".into(), "/uploads/b.png".into()])
+            .await
+            .unwrap();
+        let again = backend
+            .add_thumbnails(created.id, vec!["/uploads/c.png".into()])
+            .await
+            .unwrap();
+        assert_eq!(with_images.thumbnails.len(), 2);
+        assert_eq!(
+            again.thumbnails,
+            vec!["/uploads/a.png", "/uploads/b.png", "/uploads/c.png"]
+        );
+
+        backend.delete_product(created.id).await.unwrap();
+        assert_eq!(
+            backend.get_product(created.id).await,
+            Err(StoreError::NotFound("product"))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn listings_filter_sort_and_page_the_same_way() {
+    on_every_backend(|backend| async move {
+        // Equal prices check the tie-break (insertion order).
+        let specs = [
+            ("a", 3.0, 1, "x"),
+            ("b", 1.0, 0, "y"),
+            ("c", 2.0, 4, "x"),
+            ("d", 2.0, 0, "x"),
+            ("e", 5.0, 9, "y"),
+        ];
+        let mut ids = Vec::new();
+        for (code, price, stock, category) in specs {
+            ids.push(create(&backend, code, price, stock, category).await.id);
+        }
+        let codes =
+            |items: Vec<ecommerce::domain::Product>| items.into_iter().map(|p| p.code).collect::<Vec<_>>();
+
+        let page = backend
+            .list_products(&ProductQuery::first_page(10))
+            .await
+            .unwrap();
+        assert_eq!(
+            (codes(page.items), page.total),
+            (
+                vec!["a", "b", "c", "d", "e"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                5
+            )
+        );
+
+        let mut query = ProductQuery::first_page(2);
+        query.sort = Some(SortOrder::PriceAscending);
+        query.page = 2;
+        assert_eq!(
+            codes(backend.list_products(&query).await.unwrap().items),
+            ["d", "a"]
+        );
+        query.sort = Some(SortOrder::PriceDescending);
+        query.page = 1;
+        assert_eq!(
+            codes(backend.list_products(&query).await.unwrap().items),
+            ["e", "a"]
+        );
+
+        let mut query = ProductQuery::first_page(10);
+        query.category = Some("x".into());
+        query.available = Some(true);
+        let page = backend.list_products(&query).await.unwrap();
+        assert_eq!(
+            (codes(page.items), page.total),
+            (vec!["a".to_owned(), "c".to_owned()], 2)
+        );
+
+        let mut query = ProductQuery::first_page(10);
+        query.available = Some(false);
+        assert_eq!(
+            codes(backend.list_products(&query).await.unwrap().items),
+            ["b", "d"]
+        );
+
+        let mut query = ProductQuery::first_page(10);
+        query.title_contains = Some("TITLE E".into());
+        assert_eq!(codes(backend.list_products(&query).await.unwrap().items), ["e"]);
+        query.title_contains = Some("t.*".into());
+        assert_eq!(backend.list_products(&query).await.unwrap().total, 0);
+
+        let newest = backend.newest_products(3).await.unwrap();
+        assert_eq!(codes(newest), ["e", "d", "c"]);
+    })
+    .await;
+}
