@@ -41,3 +41,51 @@ async fn unreachable_mongodb_gives_503_not_a_crash() {
     let (status, _) = app.get_json("/api/products/nothex").await;
     assert_eq!(status, 400);
 }
+
+/// MongoDB comes back: the same running server answers again. Needs a
+/// MongoDB (`TEST_MONGODB_URI`); the outage is a proxy that is not there yet.
+#[actix_web::test]
+async fn the_server_recovers_when_mongodb_returns() {
+    let Some(uri) = mongodb_uri() else {
+        eprintln!("the_server_recovers_when_mongodb_returns: SKIPPED (set TEST_MONGODB_URI to run it)");
+        return;
+    };
+    let upstream = uri
+        .trim_start_matches("mongodb://")
+        .split(['/', '?'])
+        .next()
+        .expect("host:port in TEST_MONGODB_URI")
+        .to_owned();
+    // A free port with nothing listening yet: MongoDB is "down".
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = TestApp::spawn_with(|settings| {
+        settings.store.mongodb_uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+        settings.store.mongodb_timeout_ms = 500;
+    })
+    .await;
+    assert_eq!(app.get_json("/api/products").await.0, 503);
+
+    // MongoDB "returns": a proxy to the real one starts on that port.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    actix_web::rt::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            actix_web::rt::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    let mut status = 0;
+    for _ in 0..40 {
+        status = app.get_json("/api/products").await.0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(status, 200, "the server answers again once MongoDB is back");
+    let created = app.create_product(&crate::helpers::product("BACK")).await;
+    assert_eq!(created["code"], "BACK");
+}
