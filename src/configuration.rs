@@ -33,6 +33,16 @@ pub struct Settings {
     pub views: ViewSettings,
     pub catalog: CatalogSettings,
     pub websocket: WebSocketSettings,
+    pub chat: ChatSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChatSettings {
+    pub presence_window_ms: u64,
+    pub history_size: u32,
+    pub max_page_size: u32,
+    pub max_message_chars: usize,
+    pub presence_list_max: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,7 +11,7 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 
 use crate::configuration::Settings;
-use crate::realtime::ProductFeed;
+use crate::realtime::{ChatRoom, ProductFeed};
 use crate::routes::{self, error, views::Views};
 use crate::store::{self, MongoStore};
 
@@ -21,6 +21,7 @@ pub struct AppState {
     pub store: Addr<MongoStore>,
     pub store_name: &'static str,
     pub product_feed: Addr<ProductFeed>,
+    pub chat_room: Addr<ChatRoom>,
     pub views: Views,
 }
 
@@ -55,6 +56,8 @@ impl Application {
         let store = MongoStore::new(backend, feed_context.address().recipient()).start();
         let product_feed = feed_context.run(ProductFeed::new(store.clone(), settings.catalog.snapshot_size));
 
+        let chat_room = ChatRoom::new(store.clone(), settings.chat.clone()).start();
+
         let views = Views::load(&settings.views.templates_dir).map_err(Box::new)?;
         std::fs::create_dir_all(&settings.uploads.dir)?;
 
@@ -81,6 +84,7 @@ impl Application {
             store,
             store_name,
             product_feed,
+            chat_room,
             views,
         });
         let mut server = HttpServer::new(move || {
@@ -98,9 +102,11 @@ impl Application {
                 .service(
                     web::scope("/api")
                         .configure(routes::api::products::configure)
+                        .configure(routes::api::messages::configure)
                         .default_service(web::to(error::api_not_found)),
                 )
                 .route("/ws/products", web::get().to(routes::ws::products))
+                .route("/ws/chat", web::get().to(routes::ws::chat))
                 .route("/", web::get().to(routes::views::home))
                 .route(
                     "/realtimeproducts",

@@ -1,10 +1,14 @@
 //! Domain types. Each can only hold a valid value: input is turned into them
 //! by `parse`, which names the offending field when it refuses.
 
+mod email;
 pub mod id;
+pub mod message;
 pub mod product;
 
+pub use email::Email;
 pub use id::{parse_id, Id};
+pub use message::{ChatMessage, MessageText, NewMessage};
 pub use product::{NewProduct, Product, ProductPatch, ProductQuery, SortOrder, Stock};
 
 use serde::Serialize;

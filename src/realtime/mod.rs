@@ -1,10 +1,14 @@
 //! Realtime: the feed and room actors that own WebSocket sessions, the
 //! session actors, and the wire protocol they share.
 
+pub mod chat_room;
+pub mod chat_session;
 pub mod product_feed;
 pub mod product_session;
 pub mod protocol;
 pub mod session;
 
+pub use chat_room::ChatRoom;
+pub use chat_session::ChatSession;
 pub use product_feed::ProductFeed;
 pub use product_session::ProductSession;

@@ -7,8 +7,8 @@ use bytestring::ByteString;
 use serde::Deserialize;
 
 use super::product_feed::{ProductFeed, Subscribe, Unsubscribe};
-use super::protocol::{ClientEvent, Frame, Outbound};
-use super::session::{deliver, next_session_id, Connection, Incoming, SessionId};
+use super::protocol::{ClientEvent, Outbound};
+use super::session::{deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId};
 use crate::configuration::WebSocketSettings;
 use crate::domain::{parse_id, NewProduct, ValidationError};
 use crate::store::{CreateProduct, DeleteProduct, MongoStore, StoreError};
@@ -38,11 +38,11 @@ impl ProductSession {
         match event.event.as_str() {
             "product:create" => match NewProduct::parse(&event.data) {
                 Ok(product) => self.run_store_call(self.store.send(CreateProduct { product }), ctx),
-                Err(error) => reply_validation_error(ctx, &error),
+                Err(error) => send_validation_error(ctx, &error),
             },
             "product:delete" => match parse_delete(&event.data) {
                 Ok(id) => self.run_store_call(self.store.send(DeleteProduct { id }), ctx),
-                Err(error) => reply_validation_error(ctx, &error),
+                Err(error) => send_validation_error(ctx, &error),
             },
             other => self.connection.reply_error(
                 ctx,
@@ -67,7 +67,7 @@ impl ProductSession {
                     Ok(Err(error)) => error.to_string(),
                     Err(_) => StoreError::Unavailable("store stopped".to_owned()).to_string(),
                 };
-                ctx.text(Frame::error(error, None).text().clone());
+                send_error(ctx, error, None);
             })
             .spawn(ctx);
     }
@@ -83,10 +83,6 @@ fn parse_delete(data: &serde_json::Value) -> Result<crate::domain::Id, Validatio
     let request = DeleteRequest::deserialize(data)
         .map_err(|_| ValidationError::new("_id", r#"product:delete needs {"_id": "<product id>"}"#))?;
     parse_id("_id", &request.id)
-}
-
-fn reply_validation_error(ctx: &mut WebsocketContext<ProductSession>, error: &ValidationError) {
-    ctx.text(Frame::error(&error.message, Some(&error.field)).text().clone());
 }
 
 impl AsMut<Connection> for ProductSession {

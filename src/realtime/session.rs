@@ -174,8 +174,24 @@ impl Connection {
     where
         A: Actor<Context = WebsocketContext<A>>,
     {
-        ctx.text(Frame::error(message, None).text().clone());
+        send_error(ctx, message, None);
     }
+}
+
+/// Sends this client an `error` event.
+pub fn send_error<A>(ctx: &mut WebsocketContext<A>, message: impl std::fmt::Display, field: Option<&str>)
+where
+    A: Actor<Context = WebsocketContext<A>>,
+{
+    ctx.text(Frame::error(message, field).text().clone());
+}
+
+/// Sends this client an `error` event naming the field at fault.
+pub fn send_validation_error<A>(ctx: &mut WebsocketContext<A>, error: &crate::domain::ValidationError)
+where
+    A: Actor<Context = WebsocketContext<A>>,
+{
+    send_error(ctx, &error.message, Some(&error.field));
 }
 
 /// Writes an outbound item to the client, or closes a client that fell

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{Id, NewProduct, Product, ProductPatch, ProductQuery};
+use crate::domain::{ChatMessage, Id, NewProduct, Product, ProductPatch, ProductQuery};
 
 /// Why a store operation failed. Mapped to HTTP in `routes::error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +47,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_product(&self, id: Id) -> Result<(), StoreError>;
     /// Appends image URLs to a product's thumbnails.
     async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError>;
+
+    async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError>;
+    /// Public messages (no `to`), newest first, only those older than
+    /// `before` when given.
+    async fn recent_messages(&self, limit: u32, before: Option<Id>) -> Result<Vec<ChatMessage>, StoreError>;
 }
 
 /// The message a duplicate product code gets, the same on every backend.

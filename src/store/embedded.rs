@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
 use super::backend::{duplicate_code, Backend, Page, StoreError};
-use crate::domain::{Id, Product, ProductPatch, ProductQuery, SortOrder};
+use crate::domain::{ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, SortOrder};
 
 const DATABASE_FILE: &str = "ecommerce.sqlite3";
 
@@ -33,6 +33,14 @@ const SCHEMA: &str = "
     );
     CREATE INDEX IF NOT EXISTS products_by_category ON products (category, id);
     CREATE INDEX IF NOT EXISTS products_by_price ON products (price, id);
+    CREATE TABLE IF NOT EXISTS messages (
+        id          TEXT PRIMARY KEY,
+        user        TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        recipient   TEXT,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS public_messages ON messages (id) WHERE recipient IS NULL;
 ";
 
 const PRODUCT_COLUMNS: &str =
@@ -135,6 +143,19 @@ fn product_from_row(row: &Row<'_>) -> rusqlite::Result<Product> {
             .map_err(|_| corrupt("thumbnails are not a JSON list"))?,
         created_at: from_millis(row.get(9)?),
         updated_at: from_millis(row.get(10)?),
+    })
+}
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
+    let id: String = row.get(0)?;
+    Ok(ChatMessage {
+        id: Id::parse_str(&id).map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, "message id is not an ObjectId".into())
+        })?,
+        user: Email::from_stored(row.get(1)?),
+        message: row.get(2)?,
+        to: row.get::<_, Option<String>>(3)?.map(Email::from_stored),
+        created_at: from_millis(row.get(4)?),
     })
 }
 
@@ -319,6 +340,41 @@ impl Backend for EmbeddedBackend {
             write_product(&transaction, &product, false)?;
             transaction.commit().map_err(map_error)?;
             Ok(product)
+        })
+        .await
+    }
+
+    async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO messages (id, user, message, recipient, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    message.id.to_hex(),
+                    message.user.as_str(),
+                    message.message,
+                    message.to.as_ref().map(Email::as_str),
+                    millis(message.created_at),
+                ],
+            )
+            .map_err(map_error)?;
+            Ok(message)
+        })
+        .await
+    }
+
+    async fn recent_messages(&self, limit: u32, before: Option<Id>) -> Result<Vec<ChatMessage>, StoreError> {
+        self.run(move |c| {
+            let mut statement = c
+                .prepare_cached(
+                    "SELECT id, user, message, recipient, created_at FROM messages
+                     WHERE recipient IS NULL AND (?1 IS NULL OR id < ?1)
+                     ORDER BY id DESC LIMIT ?2",
+                )
+                .map_err(map_error)?;
+            statement
+                .query_map(params![before.map(|id| id.to_hex()), limit], message_from_row)
+                .and_then(Iterator::collect)
+                .map_err(map_error)
         })
         .await
     }

@@ -16,7 +16,7 @@ use actix::prelude::*;
 pub use backend::{Backend, Page, StoreError};
 
 use crate::configuration::{Settings, StoreBackendKind};
-use crate::domain::{Id, NewProduct, Product, ProductPatch, ProductQuery};
+use crate::domain::{ChatMessage, Id, NewMessage, NewProduct, Product, ProductPatch, ProductQuery};
 
 /// A committed product change, published to whoever listens (the feed).
 #[derive(Debug, Clone, Message)]
@@ -141,4 +141,16 @@ store_message!(
     AddThumbnails { id: Id, urls: Vec<String> } -> Product,
     |b| b.add_thumbnails(id, urls),
     publish |updated| ProductChange::Updated(updated.clone())
+);
+
+store_message!(
+    /// Persists a chat message (the `ChatRoom` broadcasts it afterwards).
+    SaveMessage { message: NewMessage } -> ChatMessage,
+    |b| b.save_message(message.into_message(Id::new(), crate::domain::now()))
+);
+
+store_message!(
+    /// Public messages, newest first, older than `before` when given.
+    RecentMessages { limit: u32, before: Option<Id> } -> Vec<ChatMessage>,
+    |b| b.recent_messages(limit, before)
 );

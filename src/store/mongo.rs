@@ -15,7 +15,7 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use super::backend::{duplicate_code, Backend, Page, StoreError};
-use crate::domain::{Id, Product, ProductPatch, ProductQuery, SortOrder, Stock};
+use crate::domain::{ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, SortOrder, Stock};
 
 /// MongoDB's error code for a unique index violation.
 const DUPLICATE_KEY: i32 = 11000;
@@ -23,6 +23,7 @@ const DUPLICATE_KEY: i32 = 11000;
 pub struct MongoBackend {
     database: Database,
     products: Collection<ProductDocument>,
+    messages: Collection<MessageDocument>,
     /// Whether the unique index on `products.code` is known to exist. It is
     /// created at startup, or, if MongoDB was down then, before the first
     /// write that needs it.
@@ -83,6 +84,43 @@ impl From<ProductDocument> for Product {
     }
 }
 
+/// A chat message as stored: `{user, message, to, createdAt}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageDocument {
+    #[serde(rename = "_id")]
+    id: Id,
+    user: String,
+    message: String,
+    /// Stored as an explicit null for public messages.
+    to: Option<String>,
+    created_at: bson::DateTime,
+}
+
+impl From<ChatMessage> for MessageDocument {
+    fn from(m: ChatMessage) -> Self {
+        MessageDocument {
+            id: m.id,
+            user: m.user.as_str().to_owned(),
+            message: m.message,
+            to: m.to.map(|to| to.as_str().to_owned()),
+            created_at: to_bson_date(m.created_at),
+        }
+    }
+}
+
+impl From<MessageDocument> for ChatMessage {
+    fn from(d: MessageDocument) -> Self {
+        ChatMessage {
+            id: d.id,
+            user: Email::from_stored(d.user),
+            message: d.message,
+            to: d.to.map(Email::from_stored),
+            created_at: from_bson_date(d.created_at),
+        }
+    }
+}
+
 fn to_bson_date(time: DateTime<Utc>) -> bson::DateTime {
     bson::DateTime::from_millis(time.timestamp_millis())
 }
@@ -125,6 +163,7 @@ impl MongoBackend {
         let database = client.database(database);
         let backend = MongoBackend {
             products: database.collection("products"),
+            messages: database.collection("messages"),
             database,
             indexes_ready: AtomicBool::new(false),
         };
@@ -352,5 +391,29 @@ impl Backend for MongoBackend {
             .map_err(map_error)?
             .map(Product::from)
             .ok_or(StoreError::NotFound("product"))
+    }
+
+    async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError> {
+        let document = MessageDocument::from(message);
+        self.messages.insert_one(&document).await.map_err(map_error)?;
+        Ok(ChatMessage::from(document))
+    }
+
+    async fn recent_messages(&self, limit: u32, before: Option<Id>) -> Result<Vec<ChatMessage>, StoreError> {
+        let mut filter = doc! { "to": Bson::Null };
+        if let Some(before) = before {
+            filter.insert("_id", doc! { "$lt": before });
+        }
+        let items: Vec<MessageDocument> = self
+            .messages
+            .find(filter)
+            .sort(doc! { "_id": -1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(items.into_iter().map(ChatMessage::from).collect())
     }
 }

@@ -1,0 +1,56 @@
+//! `/api/messages`: the chat history, and posting a message exactly as the
+//! WebSocket does (stored, then broadcast by the `ChatRoom`).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::success;
+use crate::domain::{parse_id, Email, NewMessage, ValidationError};
+use crate::realtime::chat_room::PostMessage;
+use crate::routes::{ask_store, ApiError};
+use crate::startup::AppState;
+use crate::store::RecentMessages;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/messages").get(list).post(create));
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryParams {
+    limit: Option<String>,
+    before: Option<String>,
+}
+
+/// `GET /api/messages?limit=50&before=<id>`: public messages, oldest first;
+/// pass the first one's `_id` as `before` for the page before it.
+async fn list(state: web::Data<AppState>, params: web::Query<HistoryParams>) -> Result<HttpResponse, ApiError> {
+    let chat = &state.settings.chat;
+    let limit = match params.limit.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        None => chat.history_size,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ValidationError::new("limit", "limit must be a positive integer"))?
+            .min(chat.max_page_size),
+    };
+    let before = match params.before.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        None => None,
+        Some(raw) => Some(parse_id("before", raw)?),
+    };
+    let mut messages = ask_store(&state.store, RecentMessages { limit, before }).await?;
+    messages.reverse();
+    Ok(HttpResponse::Ok().json(success(messages)))
+}
+
+/// `POST /api/messages` `{user, message, to}`: 201 with the stored message.
+async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+    let user = match body.get("user").and_then(Value::as_str) {
+        Some(raw) => Email::parse("user", raw)?,
+        None => return Err(ValidationError::new("user", "user (the sender's e-mail) is required").into()),
+    };
+    let message = NewMessage::parse(user, &body, state.settings.chat.max_message_chars)?;
+    let stored = state.chat_room.send(PostMessage { message }).await??;
+    Ok(HttpResponse::Created().json(success(stored)))
+}
