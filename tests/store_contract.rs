@@ -233,3 +233,45 @@ async fn listings_filter_sort_and_page_the_same_way() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn messages_are_stored_and_public_ones_paged_newest_first() {
+    use ecommerce::domain::{Email, NewMessage};
+    on_every_backend(|backend| async move {
+        let ana = Email::parse("user", "ana@example.com").unwrap();
+        let mut saved = Vec::new();
+        for (text, to) in [
+            ("one", None),
+            ("secret", Some("bob@example.com")),
+            ("two", None),
+            ("three", None),
+        ] {
+            let data = json!({"message": text, "to": to});
+            let message = NewMessage::parse(ana.clone(), &data, 100).unwrap();
+            let stored = backend
+                .save_message(message.into_message(Id::new(), ecommerce::domain::now()))
+                .await
+                .expect("saved");
+            saved.push(stored);
+        }
+        let texts = |items: Vec<ecommerce::domain::ChatMessage>| {
+            items.into_iter().map(|m| m.message).collect::<Vec<_>>()
+        };
+        let newest = backend.recent_messages(10, None).await.unwrap();
+        assert_eq!(newest[0], saved[3], "{}: read back identically", backend.name());
+        assert_eq!(
+            texts(newest),
+            ["three", "two", "one"],
+            "direct messages are not public history"
+        );
+        assert_eq!(
+            texts(backend.recent_messages(2, None).await.unwrap()),
+            ["three", "two"]
+        );
+        assert_eq!(
+            texts(backend.recent_messages(10, Some(saved[2].id)).await.unwrap()),
+            ["one"]
+        );
+    })
+    .await;
+}

@@ -47,7 +47,11 @@ pub struct NewMessage {
 
 impl NewMessage {
     /// Parses `{message, to}` from a client whose identity is `user`.
-    pub fn parse(user: Email, data: &serde_json::Value, max_chars: usize) -> Result<NewMessage, ValidationError> {
+    pub fn parse(
+        user: Email,
+        data: &serde_json::Value,
+        max_chars: usize,
+    ) -> Result<NewMessage, ValidationError> {
         let message = match data.get("message") {
             Some(serde_json::Value::String(text)) => MessageText::parse(text, max_chars)?,
             Some(_) => return Err(ValidationError::new("message", "message must be a string")),
@@ -59,7 +63,11 @@ impl NewMessage {
             Some(serde_json::Value::String(address)) => Some(Email::parse("to", address)?),
             Some(_) => return Err(ValidationError::new("to", "to must be null or an e-mail address")),
         };
-        Ok(NewMessage { user, text: message, to })
+        Ok(NewMessage {
+            user,
+            text: message,
+            to,
+        })
     }
 
     pub fn into_message(self, id: Id, now: DateTime<Utc>) -> ChatMessage {
@@ -86,7 +94,8 @@ mod tests {
     fn parses_public_and_direct_messages() {
         let public = NewMessage::parse(ana(), &json!({"message": " hi ", "to": null}), 10).unwrap();
         assert_eq!((public.text, public.to), (MessageText("hi".into()), None));
-        let direct = NewMessage::parse(ana(), &json!({"message": "psst", "to": "Bob@Example.com"}), 10).unwrap();
+        let direct =
+            NewMessage::parse(ana(), &json!({"message": "psst", "to": "Bob@Example.com"}), 10).unwrap();
         assert_eq!(direct.to.unwrap().as_str(), "bob@example.com");
     }
 
@@ -100,7 +109,11 @@ mod tests {
             (json!({"message": "hi", "to": "nobody"}), "to"),
             (json!({"message": "hi", "to": 3}), "to"),
         ] {
-            assert_eq!(NewMessage::parse(ana(), &data, 10).unwrap_err().field, field, "{data}");
+            assert_eq!(
+                NewMessage::parse(ana(), &data, 10).unwrap_err().field,
+                field,
+                "{data}"
+            );
         }
     }
 }

@@ -115,7 +115,11 @@ impl ChatRoom {
 
     /// Loads the recent history, holding every other message to the room
     /// until it is in (so no joiner sees a history missing a message).
-    fn load_history(&mut self, ctx: &mut Context<Self>, then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static) {
+    fn load_history(
+        &mut self,
+        ctx: &mut Context<Self>,
+        then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    ) {
         let read = self.store.send(RecentMessages {
             limit: self.settings.history_size,
             before: None,
@@ -190,7 +194,13 @@ impl ChatRoom {
             .get_or_insert_with(|| {
                 let mut users: Vec<&Email> = tabs.keys().take(max).collect();
                 users.sort();
-                Frame::event("presence", &PresenceSnapshot { users, online: tabs.len() })
+                Frame::event(
+                    "presence",
+                    &PresenceSnapshot {
+                        users,
+                        online: tabs.len(),
+                    },
+                )
             })
             .clone()
     }
@@ -241,7 +251,9 @@ impl ChatRoom {
     fn send_to(&mut self, sessions: &[SessionId], frame: &Frame) {
         let mut too_slow = Vec::new();
         for id in sessions {
-            let Some(member) = self.members.get(id) else { continue };
+            let Some(member) = self.members.get(id) else {
+                continue;
+            };
             match member.session.try_send(Outbound::Frame(frame.clone())) {
                 Ok(()) => {}
                 Err(SendError::Full(_)) => {
@@ -327,7 +339,9 @@ impl Handler<PostMessage> for ChatRoom {
     fn handle(&mut self, post: PostMessage, _: &mut Context<Self>) -> Self::Result {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        let save = self.store.send(SaveMessage { message: post.message });
+        let save = self.store.send(SaveMessage {
+            message: post.message,
+        });
         Box::pin(save.into_actor(self).map(move |result, room, _| {
             let result = result.unwrap_or_else(|_| Err(StoreError::Unavailable("store stopped".to_owned())));
             room.saved.insert(sequence, result.as_ref().ok().cloned());

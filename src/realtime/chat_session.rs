@@ -8,7 +8,9 @@ use bytestring::ByteString;
 
 use super::chat_room::{ChatRoom, Join, Leave, PostMessage};
 use super::protocol::{ClientEvent, Outbound};
-use super::session::{deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId};
+use super::session::{
+    deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId,
+};
 use crate::configuration::{ChatSettings, WebSocketSettings};
 use crate::domain::{Email, NewMessage, ValidationError};
 
@@ -75,7 +77,10 @@ impl ChatSession {
 
     fn post(&mut self, data: &serde_json::Value, ctx: &mut WebsocketContext<Self>) {
         let Some(user) = self.user.clone() else {
-            return self.connection.reply_error(ctx, "join first: send {\"event\":\"join\",\"data\":{\"user\":\"<e-mail>\"}}");
+            return self.connection.reply_error(
+                ctx,
+                "join first: send {\"event\":\"join\",\"data\":{\"user\":\"<e-mail>\"}}",
+            );
         };
         let message = match NewMessage::parse(user, data, self.max_message_chars) {
             Ok(message) => message,
@@ -89,7 +94,7 @@ impl ChatSession {
             .map(|result, _, ctx| {
                 let error = match result {
                     Ok(Ok(_)) => return,
-                    Ok(Err(error)) => format!("message not sent: {error}"),
+                    Ok(Err(error)) => format!("message not sent: {}", error.client_message()),
                     Err(_) => "message not sent: the chat is unavailable".to_owned(),
                 };
                 send_error(ctx, error, None);

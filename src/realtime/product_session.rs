@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::product_feed::{ProductFeed, Subscribe, Unsubscribe};
 use super::protocol::{ClientEvent, Outbound};
-use super::session::{deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId};
+use super::session::{
+    deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId,
+};
 use crate::configuration::WebSocketSettings;
 use crate::domain::{parse_id, NewProduct, ValidationError};
 use crate::store::{CreateProduct, DeleteProduct, MongoStore, StoreError};
@@ -64,7 +66,7 @@ impl ProductSession {
             .map(|result, _, ctx| {
                 let error = match result {
                     Ok(Ok(_)) => return,
-                    Ok(Err(error)) => error.to_string(),
+                    Ok(Err(error)) => error.client_message(),
                     Err(_) => StoreError::Unavailable("store stopped".to_owned()).to_string(),
                 };
                 send_error(ctx, error, None);

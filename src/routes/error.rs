@@ -35,10 +35,10 @@ impl ApiError {
     /// The message a client sees; internal details are logged instead.
     fn public_message(&self) -> String {
         match self {
-            ApiError::Store(StoreError::Unavailable(_)) | ApiError::StoreStopped(_) => {
-                "the database is unavailable; try again shortly".to_owned()
-            }
-            ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => {
+            ApiError::Store(error) => error.client_message(),
+            ApiError::StoreStopped(_) => "the database is unavailable; try again shortly".to_owned(),
+            ApiError::Internal(detail) => {
+                log::error!("internal error: {detail}");
                 "internal server error".to_owned()
             }
             other => other.to_string(),
@@ -72,9 +72,6 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
-            log::error!("{status}: {self}");
-        }
         HttpResponse::build(status).json(json!({
             "status": "error",
             "error": self.public_message(),

@@ -83,5 +83,7 @@ pub async fn realtime_products(state: web::Data<AppState>) -> HttpResponse {
 /// `/chat`: asks for an e-mail, then the live chat over `/ws/chat`.
 pub async fn chat(state: web::Data<AppState>) -> HttpResponse {
     let max_message_chars = state.settings.chat.max_message_chars;
-    state.views.page("chat", "Chat", json!({ "maxMessageChars": max_message_chars }))
+    state
+        .views
+        .page("chat", "Chat", json!({ "maxMessageChars": max_message_chars }))
 }

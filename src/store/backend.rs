@@ -21,6 +21,23 @@ pub enum StoreError {
     Internal(String),
 }
 
+impl StoreError {
+    /// What a client may be told: no driver or SQL detail, which is logged.
+    pub fn client_message(&self) -> String {
+        match self {
+            StoreError::NotFound(_) | StoreError::Conflict(_) => self.to_string(),
+            StoreError::Unavailable(detail) => {
+                log::warn!("store unavailable: {detail}");
+                "the database is unavailable; try again shortly".to_owned()
+            }
+            StoreError::Internal(detail) => {
+                log::error!("store failure: {detail}");
+                "internal server error".to_owned()
+            }
+        }
+    }
+}
+
 /// One page of a listing plus the total the filter matched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {

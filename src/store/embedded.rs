@@ -150,7 +150,11 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
     let id: String = row.get(0)?;
     Ok(ChatMessage {
         id: Id::parse_str(&id).map_err(|_| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, "message id is not an ObjectId".into())
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                "message id is not an ObjectId".into(),
+            )
         })?,
         user: Email::from_stored(row.get(1)?),
         message: row.get(2)?,

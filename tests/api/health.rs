@@ -57,7 +57,11 @@ async fn the_server_recovers_when_mongodb_returns() {
         .expect("host:port in TEST_MONGODB_URI")
         .to_owned();
     // A free port with nothing listening yet: MongoDB is "down".
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let app = TestApp::spawn_with(|settings| {
         settings.store.mongodb_uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
         settings.store.mongodb_timeout_ms = 500;

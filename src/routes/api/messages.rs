@@ -24,7 +24,10 @@ struct HistoryParams {
 
 /// `GET /api/messages?limit=50&before=<id>`: public messages, oldest first;
 /// pass the first one's `_id` as `before` for the page before it.
-async fn list(state: web::Data<AppState>, params: web::Query<HistoryParams>) -> Result<HttpResponse, ApiError> {
+async fn list(
+    state: web::Data<AppState>,
+    params: web::Query<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
     let chat = &state.settings.chat;
     let limit = match params.limit.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         None => chat.history_size,

@@ -1,0 +1,414 @@
+//! `/ws/chat` and `/api/messages`: join/leave presence (tabs, abrupt
+//! disconnects, coalesced storms), ordered delivery, direct messages,
+//! history, and every invalid case.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{TestApp, WsClient};
+
+/// Connects and joins as `user`; returns the client and its presence list
+/// after consuming `history` and `presence`.
+async fn join(app: &TestApp, user: &str) -> (WsClient, Value) {
+    let mut client = app.ws("/ws/chat").await;
+    client.send_event("join", json!({ "user": user })).await;
+    let history = client.expect_event("history").await;
+    let presence = client.expect_event("presence").await;
+    assert!(history.is_array());
+    (client, presence)
+}
+
+/// Joins and waits for the room to announce this join, so later notices
+/// seen by this client are about others.
+async fn join_settled(app: &TestApp, user: &str) -> WsClient {
+    let (mut client, _) = join(app, user).await;
+    let diff = client.expect_event("presence:diff").await;
+    assert!(
+        diff["joined"].as_array().unwrap().contains(&json!(user)),
+        "{diff}"
+    );
+    client
+}
+
+fn users(list: &Value) -> BTreeSet<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn joiners_get_history_presence_and_everyone_hears_of_them() {
+    let app = TestApp::spawn().await;
+    let (mut ana, presence) = join(&app, "Ana@Example.com").await;
+    assert_eq!(
+        presence,
+        json!({"users": ["ana@example.com"], "online": 1}),
+        "e-mails are lower-cased"
+    );
+    assert_eq!(
+        ana.expect_event("presence:diff").await,
+        json!({"joined": ["ana@example.com"], "left": [], "online": 1})
+    );
+
+    let (mut bob, presence) = join(&app, "bob@example.com").await;
+    assert_eq!(presence["users"], json!(["ana@example.com", "bob@example.com"]));
+    assert_eq!(presence["online"], 2);
+    let diff = json!({"joined": ["bob@example.com"], "left": [], "online": 2});
+    assert_eq!(ana.expect_event("presence:diff").await, diff);
+    assert_eq!(bob.expect_event("presence:diff").await, diff);
+
+    bob.send_event("leave", Value::Null).await;
+    assert_eq!(
+        ana.expect_event("presence:diff").await,
+        json!({"joined": [], "left": ["bob@example.com"], "online": 1})
+    );
+    bob.expect_silence(Duration::from_millis(300)).await;
+}
+
+#[actix_web::test]
+async fn a_user_with_several_tabs_leaves_with_the_last_including_abrupt_ones() {
+    let app = TestApp::spawn().await;
+    let mut ana = join_settled(&app, "ana@example.com").await;
+    let mut bob_tab1 = join_settled(&app, "bob@example.com").await;
+    ana.expect_event("presence:diff").await;
+    let (bob_tab2, presence) = join(&app, "bob@example.com").await;
+    assert_eq!(presence["online"], 2, "a second tab is not a second user");
+    ana.expect_silence(Duration::from_millis(400)).await;
+
+    // One tab vanishes without a close frame: still online through the other.
+    drop(bob_tab2);
+    ana.expect_silence(Duration::from_millis(400)).await;
+    bob_tab1.expect_silence(Duration::from_millis(10)).await;
+
+    drop(bob_tab1);
+    assert_eq!(
+        ana.expect_event("presence:diff").await,
+        json!({"joined": [], "left": ["bob@example.com"], "online": 1})
+    );
+}
+
+#[actix_web::test]
+async fn a_tab_that_stops_answering_pings_leaves() {
+    let app = TestApp::spawn_with(|s| {
+        s.websocket.heartbeat_interval_ms = 100;
+        s.websocket.client_timeout_ms = 300;
+    })
+    .await;
+    let mut ana = join_settled(&app, "ana@example.com").await;
+    let bob = join_settled(&app, "bob@example.com").await;
+    assert_eq!(
+        ana.expect_event("presence:diff").await["joined"],
+        json!(["bob@example.com"])
+    );
+    // Bob's client keeps its TCP connection but stops reading (so stops
+    // answering pings). Ana keeps reading, so she keeps answering.
+    let diff = ana.expect_event("presence:diff").await;
+    assert_eq!(
+        diff,
+        json!({"joined": [], "left": ["bob@example.com"], "online": 1})
+    );
+    drop(bob);
+}
+
+#[actix_web::test]
+async fn a_storm_of_joins_arrives_as_a_few_coalesced_frames() {
+    let app = TestApp::spawn_with(|s| s.chat.presence_window_ms = 1000).await;
+    let mut observer = join_settled(&app, "observer@example.com").await;
+    let mut clients = Vec::new();
+    for _ in 0..30 {
+        clients.push(app.ws("/ws/chat").await);
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        client
+            .send_event("join", json!({ "user": format!("user{i:02}@example.com") }))
+            .await;
+    }
+    let expected: BTreeSet<String> = (0..30).map(|i| format!("user{i:02}@example.com")).collect();
+    let mut seen = BTreeSet::new();
+    let mut frames = 0;
+    while seen != expected {
+        let diff = observer.expect_event("presence:diff").await;
+        frames += 1;
+        seen.extend(users(&diff["joined"]));
+        assert!(frames <= 3, "30 joins took {frames} frames so far: {seen:?}");
+    }
+    observer.expect_silence(Duration::from_millis(200)).await;
+}
+
+#[actix_web::test]
+async fn messages_reach_everyone_in_order_and_history_keeps_them() {
+    let app = TestApp::spawn_with(|s| s.websocket.rate_burst = 100.0).await;
+    let mut ana = join_settled(&app, "ana@example.com").await;
+    let mut bob = join_settled(&app, "bob@example.com").await;
+    ana.expect_event("presence:diff").await;
+
+    for i in 0..30 {
+        ana.send_event("message", json!({"message": format!("message {i}"), "to": null}))
+            .await;
+    }
+    for client in [&mut ana, &mut bob] {
+        for i in 0..30 {
+            let message = client.expect_event("message").await;
+            assert_eq!(message["message"], format!("message {i}"));
+            assert_eq!(message["user"], "ana@example.com");
+            assert_eq!(message["to"], Value::Null);
+            assert!(message["_id"].as_str().is_some() && message["createdAt"].as_str().is_some());
+        }
+    }
+
+    // Reconnect: the history holds what was sent, oldest first.
+    drop(bob);
+    let mut bob = app.ws("/ws/chat").await;
+    bob.send_event("join", json!({"user": "bob@example.com"})).await;
+    let history = bob.expect_event("history").await;
+    let texts: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, (0..30).map(|i| format!("message {i}")).collect::<Vec<_>>());
+    let (_, stored) = app.get_json("/api/messages?limit=100").await;
+    assert_eq!(stored["payload"], history, "the REST history agrees");
+}
+
+#[actix_web::test]
+async fn history_after_reconnect_is_the_last_messages_oldest_first() {
+    let app = TestApp::spawn_with(|s| {
+        s.websocket.rate_burst = 100.0;
+        s.chat.history_size = 5;
+    })
+    .await;
+    let mut ana = join_settled(&app, "ana@example.com").await;
+    for i in 0..8 {
+        ana.send_event("message", json!({"message": format!("m{i}")}))
+            .await;
+        ana.expect_event("message").await;
+    }
+    drop(ana);
+    let mut again = app.ws("/ws/chat").await;
+    again.send_event("join", json!({"user": "ana@example.com"})).await;
+    let history = again.expect_event("history").await;
+    let texts: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["m3", "m4", "m5", "m6", "m7"]);
+}
+
+#[actix_web::test]
+async fn direct_messages_reach_only_sender_and_recipient() {
+    let app = TestApp::spawn().await;
+    let mut ana = join_settled(&app, "ana@example.com").await;
+    let mut bob = join_settled(&app, "bob@example.com").await;
+    let mut eve = join_settled(&app, "eve@example.com").await;
+    ana.expect_event("presence:diff").await;
+    ana.expect_event("presence:diff").await;
+    bob.expect_event("presence:diff").await;
+
+    ana.send_event(
+        "message",
+        json!({"message": "just for you", "to": "Bob@example.com"}),
+    )
+    .await;
+    let at_ana = ana.expect_event("message").await;
+    let at_bob = bob.expect_event("message").await;
+    assert_eq!(at_ana, at_bob);
+    assert_eq!(at_bob["to"], "bob@example.com");
+    eve.expect_silence(Duration::from_millis(300)).await;
+
+    // Direct messages are stored but not in anyone's public history.
+    let (_, stored) = app.get_json("/api/messages").await;
+    assert_eq!(stored["payload"], json!([]));
+}
+
+#[actix_web::test]
+async fn invalid_chat_input_gets_errors_and_nothing_is_stored_or_broadcast() {
+    let app = TestApp::spawn_with(|s| s.chat.max_message_chars = 20).await;
+    let mut watcher = join_settled(&app, "watcher@example.com").await;
+    let mut client = app.ws("/ws/chat").await;
+
+    let before_join = [
+        (
+            json!({"event": "message", "data": {"message": "hi"}}).to_string(),
+            None,
+        ),
+        (json!({"event": "leave"}).to_string(), None),
+        (
+            json!({"event": "join", "data": {"user": "not-an-email"}}).to_string(),
+            Some("user"),
+        ),
+        (
+            json!({"event": "join", "data": {"user": 42}}).to_string(),
+            Some("user"),
+        ),
+        (json!({"event": "join"}).to_string(), Some("user")),
+        ("{broken".to_owned(), None),
+        (json!({"event": "shout", "data": {}}).to_string(), None),
+    ];
+    for (frame, field) in before_join {
+        client.send_text(&frame).await;
+        let error = client.expect_event("error").await;
+        assert!(!error["error"].as_str().unwrap().is_empty(), "{frame}");
+        if let Some(field) = field {
+            assert_eq!(error["field"], field, "{frame}: {error}");
+        }
+    }
+
+    client
+        .send_event("join", json!({"user": "mallory@example.com"}))
+        .await;
+    client.expect_event("history").await;
+    client.expect_event("presence").await;
+    let joined = watcher.expect_event("presence:diff").await;
+    assert_eq!(joined["joined"], json!(["mallory@example.com"]));
+    client.expect_event("presence:diff").await;
+
+    let after_join = [
+        (json!({"event": "message", "data": {"message": "   "}}), "message"),
+        (
+            json!({"event": "message", "data": {"message": "x".repeat(21)}}),
+            "message",
+        ),
+        (json!({"event": "message", "data": {"message": 7}}), "message"),
+        (
+            json!({"event": "message", "data": {"message": "hi", "to": "nobody"}}),
+            "to",
+        ),
+    ];
+    for (frame, field) in after_join {
+        client.send_text(&frame.to_string()).await;
+        let error = client.expect_event("error").await;
+        assert_eq!(error["field"], field, "{frame}: {error}");
+    }
+    client
+        .send_event("join", json!({"user": "other@example.com"}))
+        .await;
+    assert!(client.expect_event("error").await["error"]
+        .as_str()
+        .unwrap()
+        .contains("already joined"));
+
+    watcher.expect_silence(Duration::from_millis(300)).await;
+    let (_, stored) = app.get_json("/api/messages").await;
+    assert_eq!(stored["payload"], json!([]), "nothing invalid was stored");
+
+    // Still open and working.
+    client.send_event("message", json!({"message": "fine"})).await;
+    assert_eq!(watcher.expect_event("message").await["message"], "fine");
+}
+
+#[actix_web::test]
+async fn flooding_gets_an_error_and_the_excess_is_not_stored() {
+    let app = TestApp::spawn_with(|s| {
+        s.websocket.rate_per_second = 1.0;
+        s.websocket.rate_burst = 3.0;
+    })
+    .await;
+    let (mut client, _) = join(&app, "flood@example.com").await; // the join used one token
+    for i in 0..10 {
+        client
+            .send_event("message", json!({"message": format!("spam {i}")}))
+            .await;
+    }
+    let mut delivered = 0;
+    let mut errors = 0;
+    while delivered + errors < 3 {
+        let (event, data) = client.next_event().await;
+        match event.as_str() {
+            "message" => delivered += 1,
+            "error" => {
+                assert!(data["error"].as_str().unwrap().contains("rate limit"));
+                errors += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((delivered, errors), (2, 1));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, stored) = app.get_json("/api/messages").await;
+    assert_eq!(stored["payload"].as_array().unwrap().len(), 2);
+}
+
+#[actix_web::test]
+async fn the_messages_api_posts_like_the_socket_and_pages_history() {
+    let app = TestApp::spawn().await;
+    let mut ana = join_settled(&app, "ana@example.com").await;
+
+    let (status, body) = app
+        .post_json(
+            "/api/messages",
+            &json!({"user": "Postman@Example.com", "message": "from REST"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["payload"]["user"], "postman@example.com");
+    assert_eq!(
+        ana.expect_event("message").await,
+        body["payload"],
+        "broadcast like a socket message"
+    );
+
+    for (bad, field) in [
+        (json!({"message": "no user"}), "user"),
+        (json!({"user": "bad", "message": "x"}), "user"),
+        (json!({"user": "a@b.co", "message": ""}), "message"),
+        (json!({"user": "a@b.co", "message": "x", "to": "nope"}), "to"),
+    ] {
+        let (status, response) = app.post_json("/api/messages", &bad).await;
+        assert_eq!(status, 400, "{bad}: {response}");
+        assert_eq!(response["details"]["field"], field);
+    }
+    ana.expect_silence(Duration::from_millis(200)).await;
+
+    for i in 0..4 {
+        app.post_json(
+            "/api/messages",
+            &json!({"user": "a@b.co", "message": format!("p{i}")}),
+        )
+        .await;
+    }
+    let (_, page) = app.get_json("/api/messages?limit=2").await;
+    let texts = |page: &Value| {
+        page["payload"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["message"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(texts(&page), ["p2", "p3"]);
+    let oldest = page["payload"][0]["_id"].as_str().unwrap();
+    let (_, older) = app
+        .get_json(&format!("/api/messages?limit=2&before={oldest}"))
+        .await;
+    assert_eq!(texts(&older), ["p0", "p1"]);
+    assert_eq!(app.get_json("/api/messages?before=xyz").await.0, 400);
+    assert_eq!(app.get_json("/api/messages?limit=0").await.0, 400);
+}
+
+#[actix_web::test]
+async fn a_message_that_cannot_be_stored_is_not_broadcast() {
+    let app = TestApp::spawn_with(|s| {
+        s.store.mongodb_uri = "mongodb://127.0.0.1:1/?directConnection=true".to_owned();
+        s.store.mongodb_timeout_ms = 200;
+    })
+    .await;
+    let mut watcher = join_settled(&app, "watcher@example.com").await;
+    let mut sender = join_settled(&app, "sender@example.com").await;
+    watcher.expect_event("presence:diff").await;
+    sender.send_event("message", json!({"message": "lost?"})).await;
+    let error = sender.expect_event("error").await;
+    assert!(error["error"].as_str().unwrap().contains("not sent"), "{error}");
+    assert!(
+        !error["error"].as_str().unwrap().contains("127.0.0.1"),
+        "no driver detail: {error}"
+    );
+    watcher.expect_silence(Duration::from_millis(300)).await;
+}
