@@ -103,6 +103,7 @@ impl Application {
                     web::scope("/api")
                         .configure(routes::api::products::configure)
                         .configure(routes::api::messages::configure)
+                        .configure(routes::api::carts::configure)
                         .default_service(web::to(error::api_not_found)),
                 )
                 .route("/ws/products", web::get().to(routes::ws::products))
@@ -112,6 +113,10 @@ impl Application {
                     "/realtimeproducts",
                     web::get().to(routes::views::realtime_products),
                 )
+                .route("/chat", web::get().to(routes::views::chat))
+                .route("/products", web::get().to(routes::views::catalog))
+                .route("/products/{pid}", web::get().to(routes::views::product))
+                .route("/carts/{cid}", web::get().to(routes::views::cart))
                 .service(Files::new("/assets", &settings.views.assets_dir))
                 .service(Files::new("/uploads", &settings.uploads.dir))
         })

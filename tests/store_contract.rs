@@ -275,3 +275,78 @@ async fn messages_are_stored_and_public_ones_paged_newest_first() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn carts_respect_stock_and_count_every_concurrent_add() {
+    use ecommerce::domain::{CartItems, Quantity};
+    on_every_backend(|backend| async move {
+        let name = backend.name();
+        let cart = backend.create_cart().await.unwrap();
+        let mug = create(&backend, "MUG", 2.5, 40, "k").await;
+        let cup = create(&backend, "CUP", 1.0, 1, "k").await;
+        let one = Quantity::parse("q", &json!(1)).unwrap();
+        let two = Quantity::parse("q", &json!(2)).unwrap();
+
+        let adds = (0..20).map(|_| backend.add_to_cart(cart.id, mug.id, two));
+        let results = futures_util::future::join_all(adds).await;
+        assert!(results.iter().all(Result::is_ok), "{name}: {results:?}");
+        let read = backend.get_cart(cart.id).await.unwrap();
+        assert_eq!(read.products.len(), 1, "{name}: one line per product");
+        assert_eq!(read.products[0].quantity.get(), 40, "{name}: every add counted");
+        assert!(
+            matches!(
+                backend.add_to_cart(cart.id, mug.id, one).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+
+        backend.add_to_cart(cart.id, cup.id, one).await.unwrap();
+        let read = backend.get_cart(cart.id).await.unwrap();
+        assert_eq!(
+            read.products
+                .iter()
+                .map(|l| l.product.code.as_str())
+                .collect::<Vec<_>>(),
+            ["MUG", "CUP"]
+        );
+        assert_eq!(read.total(), 101.0);
+
+        backend.delete_product(cup.id).await.unwrap();
+        let read = backend.get_cart(cart.id).await.unwrap();
+        assert_eq!(
+            read.products.len(),
+            1,
+            "{name}: a deleted product's line is left out"
+        );
+
+        let items = CartItems::parse(&json!([{"product": mug.id.to_hex(), "quantity": 3}])).unwrap();
+        let replaced = backend.replace_cart(cart.id, items).await.unwrap();
+        assert_eq!(replaced.products[0].quantity.get(), 3);
+        let set = backend.set_cart_quantity(cart.id, mug.id, two).await.unwrap();
+        assert_eq!(set.products[0].quantity.get(), 2);
+        assert_eq!(
+            backend.remove_from_cart(cart.id, cup.id).await,
+            Err(StoreError::NotFound("cart line"))
+        );
+        assert!(backend
+            .remove_from_cart(cart.id, mug.id)
+            .await
+            .unwrap()
+            .products
+            .is_empty());
+        assert_eq!(
+            backend.clear_cart(Id::new()).await,
+            Err(StoreError::NotFound("cart"))
+        );
+        assert_eq!(
+            backend.get_cart(Id::new()).await,
+            Err(StoreError::NotFound("cart"))
+        );
+        assert_eq!(
+            backend.add_to_cart(cart.id, Id::new(), one).await,
+            Err(StoreError::NotFound("product"))
+        );
+    })
+    .await;
+}

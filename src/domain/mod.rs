@@ -1,11 +1,13 @@
 //! Domain types. Each can only hold a valid value: input is turned into them
 //! by `parse`, which names the offending field when it refuses.
 
+pub mod cart;
 mod email;
 pub mod id;
 pub mod message;
 pub mod product;
 
+pub use cart::{parse_quantity_body, Cart, CartItem, CartItems, CartLine, Quantity};
 pub use email::Email;
 pub use id::{parse_id, Id};
 pub use message::{ChatMessage, MessageText, NewMessage};

@@ -6,6 +6,9 @@
 //! next change, so a storm of connects costs one query, not one each. Changes
 //! that arrive while a snapshot is being read are kept and replayed after it
 //! (clients apply events idempotently by `_id`), so no session misses one.
+//!
+//! A session may also watch one cart (`cart:watch`): it then gets
+//! `cart:updated` with the populated cart after every change to it.
 
 use std::collections::HashMap;
 
@@ -14,7 +17,8 @@ use serde::Serialize;
 
 use super::protocol::{Frame, Outbound};
 use super::session::SessionId;
-use crate::store::{MongoStore, NewestProducts, ProductChange};
+use crate::domain::Id;
+use crate::store::{MongoStore, NewestProducts, StoreEvent};
 
 pub struct ProductFeed {
     store: Addr<MongoStore>,
@@ -27,6 +31,18 @@ pub struct ProductFeed {
     catch_up: Option<Vec<Frame>>,
     /// Changes seen while a snapshot read is in flight; `None` when idle.
     changes_during_read: Option<Vec<Frame>>,
+    /// Which sessions watch which cart, both ways.
+    cart_watchers: HashMap<Id, Vec<SessionId>>,
+    watched_cart: HashMap<SessionId, Id>,
+}
+
+/// A session wants `cart:updated` events for `cart` (replacing any cart it
+/// watched before).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WatchCart {
+    pub id: SessionId,
+    pub cart: Id,
 }
 
 /// A session asks to receive the feed.
@@ -47,7 +63,7 @@ pub struct Unsubscribe {
 #[derive(Serialize)]
 struct DeletedProduct {
     #[serde(rename = "_id", with = "crate::domain::id::hex")]
-    id: crate::domain::Id,
+    id: Id,
 }
 
 impl ProductFeed {
@@ -59,19 +75,18 @@ impl ProductFeed {
             waiting: Vec::new(),
             catch_up: None,
             changes_during_read: None,
+            cart_watchers: HashMap::new(),
+            watched_cart: HashMap::new(),
         }
     }
 
     /// Hands a session its catch-up frames and makes it live.
     fn admit(&mut self, id: SessionId, session: Recipient<Outbound>, frames: &[Frame]) {
-        for frame in frames {
-            // The session's queue is empty at this point; it holds the
-            // catch-up unless it is tiny, in which case the client is
-            // treated like any other that cannot keep up.
-            if session.try_send(Outbound::Frame(frame.clone())).is_err() {
-                session.do_send(Outbound::CloseTooSlow);
-                return;
-            }
+        // The session's queue is empty at this point; it holds the catch-up
+        // unless it is tiny, in which case the client is treated like any
+        // other that cannot keep up.
+        if !frames.iter().all(|frame| offer(&session, frame)) {
+            return;
         }
         self.live.insert(id, session);
     }
@@ -90,11 +105,14 @@ impl ProductFeed {
                 let (first, loaded) = match result {
                     Ok(Ok(products)) => (Frame::event("products", &products), true),
                     Ok(Err(error)) => (
-                        Frame::error(format!("could not load products: {error}"), None),
+                        Frame::error(
+                            format!("could not load products: {}", error.client_message()),
+                            None,
+                        ),
                         false,
                     ),
-                    Err(error) => (
-                        Frame::error(format!("could not load products: {error}"), None),
+                    Err(_) => (
+                        Frame::error("could not load products: the store is not running", None),
                         false,
                     ),
                 };
@@ -116,16 +134,41 @@ impl ProductFeed {
             changes.push(frame.clone());
         }
         self.catch_up = None;
-        self.live.retain(
-            |_, session| match session.try_send(Outbound::Frame(frame.clone())) {
-                Ok(()) => true,
-                Err(SendError::Full(_)) => {
-                    session.do_send(Outbound::CloseTooSlow);
-                    false
+        self.live.retain(|_, session| offer(session, &frame));
+    }
+
+    fn send_to_cart_watchers(&mut self, cart: Id, frame: Frame) {
+        let Some(watchers) = self.cart_watchers.get(&cart) else {
+            return;
+        };
+        let mut gone = Vec::new();
+        for id in watchers {
+            if let Some(session) = self.live.get(id) {
+                if !offer(session, &frame) {
+                    gone.push(*id);
                 }
-                Err(SendError::Closed(_)) => false,
-            },
-        );
+            }
+        }
+        for id in gone {
+            self.forget(id);
+        }
+    }
+
+    fn unwatch(&mut self, id: SessionId) {
+        if let Some(cart) = self.watched_cart.remove(&id) {
+            if let Some(watchers) = self.cart_watchers.get_mut(&cart) {
+                watchers.retain(|watcher| *watcher != id);
+                if watchers.is_empty() {
+                    self.cart_watchers.remove(&cart);
+                }
+            }
+        }
+    }
+
+    fn forget(&mut self, id: SessionId) {
+        self.live.remove(&id);
+        self.waiting.retain(|(waiting, _)| *waiting != id);
+        self.unwatch(id);
     }
 }
 
@@ -151,20 +194,49 @@ impl Handler<Unsubscribe> for ProductFeed {
     type Result = ();
 
     fn handle(&mut self, message: Unsubscribe, _: &mut Context<Self>) {
-        self.live.remove(&message.id);
-        self.waiting.retain(|(id, _)| *id != message.id);
+        self.forget(message.id);
     }
 }
 
-impl Handler<ProductChange> for ProductFeed {
+impl Handler<WatchCart> for ProductFeed {
     type Result = ();
 
-    fn handle(&mut self, change: ProductChange, _: &mut Context<Self>) {
-        let frame = match &change {
-            ProductChange::Created(product) => Frame::event("product:created", product),
-            ProductChange::Updated(product) => Frame::event("product:updated", product),
-            ProductChange::Deleted(id) => Frame::event("product:deleted", &DeletedProduct { id: *id }),
-        };
-        self.broadcast(frame);
+    fn handle(&mut self, message: WatchCart, _: &mut Context<Self>) {
+        self.unwatch(message.id);
+        self.watched_cart.insert(message.id, message.cart);
+        self.cart_watchers
+            .entry(message.cart)
+            .or_default()
+            .push(message.id);
+    }
+}
+
+impl Handler<StoreEvent> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, event: StoreEvent, _: &mut Context<Self>) {
+        match &event {
+            StoreEvent::ProductCreated(product) => self.broadcast(Frame::event("product:created", product)),
+            StoreEvent::ProductUpdated(product) => self.broadcast(Frame::event("product:updated", product)),
+            StoreEvent::ProductDeleted(id) => {
+                self.broadcast(Frame::event("product:deleted", &DeletedProduct { id: *id }))
+            }
+            StoreEvent::CartUpdated(cart) => {
+                self.send_to_cart_watchers(cart.id, Frame::event("cart:updated", cart))
+            }
+        }
+    }
+}
+
+/// Offers a frame to a session. A session whose queue is full is told to
+/// close; false means it is gone (full or closed) and must be forgotten.
+fn offer(session: &Recipient<Outbound>, frame: &Frame) -> bool {
+    match session.try_send(Outbound::Frame(frame.clone())) {
+        Ok(()) => true,
+        Err(SendError::Full(_)) => {
+            session.do_send(Outbound::CloseTooSlow);
+            false
+        }
+        Err(SendError::Closed(_)) => false,
     }
 }

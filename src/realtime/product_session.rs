@@ -6,7 +6,7 @@ use actix_web_actors::ws::{self, WebsocketContext};
 use bytestring::ByteString;
 use serde::Deserialize;
 
-use super::product_feed::{ProductFeed, Subscribe, Unsubscribe};
+use super::product_feed::{ProductFeed, Subscribe, Unsubscribe, WatchCart};
 use super::protocol::{ClientEvent, Outbound};
 use super::session::{
     deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId,
@@ -42,13 +42,19 @@ impl ProductSession {
                 Ok(product) => self.run_store_call(self.store.send(CreateProduct { product }), ctx),
                 Err(error) => send_validation_error(ctx, &error),
             },
-            "product:delete" => match parse_delete(&event.data) {
+            "product:delete" => match parse_target(&event.data) {
                 Ok(id) => self.run_store_call(self.store.send(DeleteProduct { id }), ctx),
+                Err(error) => send_validation_error(ctx, &error),
+            },
+            "cart:watch" => match parse_target(&event.data) {
+                Ok(cart) => self.feed.do_send(WatchCart { id: self.id, cart }),
                 Err(error) => send_validation_error(ctx, &error),
             },
             other => self.connection.reply_error(
                 ctx,
-                format!("unknown event {other:?}: /ws/products accepts product:create and product:delete"),
+                format!(
+                    "unknown event {other:?}: /ws/products accepts product:create, product:delete and cart:watch"
+                ),
             ),
         }
     }
@@ -76,14 +82,15 @@ impl ProductSession {
 }
 
 #[derive(Deserialize)]
-struct DeleteRequest {
+struct IdRequest {
     #[serde(rename = "_id")]
     id: String,
 }
 
-fn parse_delete(data: &serde_json::Value) -> Result<crate::domain::Id, ValidationError> {
-    let request = DeleteRequest::deserialize(data)
-        .map_err(|_| ValidationError::new("_id", r#"product:delete needs {"_id": "<product id>"}"#))?;
+/// The `{"_id": "<id>"}` data of `product:delete` and `cart:watch`.
+fn parse_target(data: &serde_json::Value) -> Result<crate::domain::Id, ValidationError> {
+    let request = IdRequest::deserialize(data)
+        .map_err(|_| ValidationError::new("_id", r#"this event needs {"_id": "<id>"}"#))?;
     parse_id("_id", &request.id)
 }
 

@@ -33,7 +33,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// The message a client sees; internal details are logged instead.
-    fn public_message(&self) -> String {
+    pub fn client_message(&self) -> String {
         match self {
             ApiError::Store(error) => error.client_message(),
             ApiError::StoreStopped(_) => "the database is unavailable; try again shortly".to_owned(),
@@ -74,7 +74,7 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         HttpResponse::build(status).json(json!({
             "status": "error",
-            "error": self.public_message(),
+            "error": self.client_message(),
             "details": self.details(),
         }))
     }

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{ChatMessage, Id, NewProduct, Product, ProductPatch, ProductQuery};
+use crate::domain::{
+    Cart, CartItems, ChatMessage, Id, NewProduct, Product, ProductPatch, ProductQuery, Quantity,
+};
 
 /// Why a store operation failed. Mapped to HTTP in `routes::error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +67,21 @@ pub trait Backend: Send + Sync + 'static {
     /// Appends image URLs to a product's thumbnails.
     async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError>;
 
+    async fn create_cart(&self) -> Result<Cart, StoreError>;
+    async fn get_cart(&self, id: Id) -> Result<Cart, StoreError>;
+    /// Adds `quantity` of a product (a new line, or more on its line),
+    /// refusing to go past the product's stock. Atomic: concurrent adds to
+    /// one cart all count.
+    async fn add_to_cart(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError>;
+    /// Sets a product's quantity in the cart (adding the line if absent).
+    async fn set_cart_quantity(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError>;
+    /// Replaces every line; each product must exist and be in stock.
+    async fn replace_cart(&self, cart: Id, items: CartItems) -> Result<Cart, StoreError>;
+    /// Removes a product's line; `NotFound("cart line")` if it had none.
+    async fn remove_from_cart(&self, cart: Id, product: Id) -> Result<Cart, StoreError>;
+    /// Empties the cart (the cart itself remains).
+    async fn clear_cart(&self, cart: Id) -> Result<Cart, StoreError>;
+
     async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError>;
     /// Public messages (no `to`), newest first, only those older than
     /// `before` when given.
@@ -74,6 +91,14 @@ pub trait Backend: Send + Sync + 'static {
 /// The message a duplicate product code gets, the same on every backend.
 pub fn duplicate_code(code: &str) -> StoreError {
     StoreError::Conflict(format!("a product with code {code:?} already exists"))
+}
+
+/// The refusal when a cart would hold more of a product than its stock.
+pub fn stock_exceeded(product: &Product, wanted: u64) -> StoreError {
+    StoreError::Conflict(format!(
+        "not enough stock: {} of product {} in stock, the cart would hold {wanted}",
+        product.stock, product.id
+    ))
 }
 
 /// Builds the stored form of a new product: fresh id, creation time.

@@ -12,8 +12,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
-use super::backend::{duplicate_code, Backend, Page, StoreError};
-use crate::domain::{ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, SortOrder};
+use super::backend::{duplicate_code, stock_exceeded, Backend, Page, StoreError};
+use crate::domain::{
+    Cart, CartItems, CartLine, ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, Quantity,
+    SortOrder,
+};
 
 const DATABASE_FILE: &str = "ecommerce.sqlite3";
 
@@ -33,6 +36,17 @@ const SCHEMA: &str = "
     );
     CREATE INDEX IF NOT EXISTS products_by_category ON products (category, id);
     CREATE INDEX IF NOT EXISTS products_by_price ON products (price, id);
+    CREATE TABLE IF NOT EXISTS carts (
+        id          TEXT PRIMARY KEY,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS cart_items (
+        cart_id     TEXT NOT NULL REFERENCES carts (id) ON DELETE CASCADE,
+        product_id  TEXT NOT NULL,
+        quantity    INTEGER NOT NULL,
+        position    INTEGER NOT NULL,
+        PRIMARY KEY (cart_id, product_id)
+    );
     CREATE TABLE IF NOT EXISTS messages (
         id          TEXT PRIMARY KEY,
         user        TEXT NOT NULL,
@@ -173,6 +187,65 @@ fn fetch_product(connection: &Connection, id: Id) -> Result<Product, StoreError>
         .optional()
         .map_err(map_error)?
         .ok_or(StoreError::NotFound("product"))
+}
+
+fn require_cart(connection: &Connection, cart: Id) -> Result<(), StoreError> {
+    connection
+        .query_row("SELECT 1 FROM carts WHERE id = ?1", [cart.to_hex()], |_| Ok(()))
+        .optional()
+        .map_err(map_error)?
+        .ok_or(StoreError::NotFound("cart"))
+}
+
+/// The cart with its products; the join leaves out deleted products.
+fn read_cart(connection: &Connection, cart: Id) -> Result<Cart, StoreError> {
+    require_cart(connection, cart)?;
+    let columns = PRODUCT_COLUMNS
+        .split(", ")
+        .map(|c| format!("p.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT {columns}, i.quantity FROM cart_items i JOIN products p ON p.id = i.product_id
+             WHERE i.cart_id = ?1 ORDER BY i.position"
+        ))
+        .map_err(map_error)?;
+    let products = statement
+        .query_map([cart.to_hex()], |row| {
+            Ok(CartLine {
+                product: product_from_row(row)?,
+                quantity: Quantity::from_stored(row.get(11)?),
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(map_error)?;
+    Ok(Cart { id: cart, products })
+}
+
+fn quantity_in_cart(connection: &Connection, cart: Id, product: Id) -> Result<u64, StoreError> {
+    Ok(connection
+        .query_row(
+            "SELECT quantity FROM cart_items WHERE cart_id = ?1 AND product_id = ?2",
+            [cart.to_hex(), product.to_hex()],
+            |row| row.get::<_, u64>(0),
+        )
+        .optional()
+        .map_err(map_error)?
+        .unwrap_or(0))
+}
+
+/// Sets a line's quantity, appending the line if it is new.
+fn put_line(connection: &Connection, cart: Id, product: Id, quantity: u64) -> Result<(), StoreError> {
+    connection
+        .execute(
+            "INSERT INTO cart_items (cart_id, product_id, quantity, position)
+             VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(position), 0) + 1 FROM cart_items WHERE cart_id = ?1))
+             ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity",
+            params![cart.to_hex(), product.to_hex(), quantity],
+        )
+        .map_err(map_error)?;
+    Ok(())
 }
 
 /// Writes every column of `product` over the stored row with its id.
@@ -344,6 +417,109 @@ impl Backend for EmbeddedBackend {
             write_product(&transaction, &product, false)?;
             transaction.commit().map_err(map_error)?;
             Ok(product)
+        })
+        .await
+    }
+
+    async fn create_cart(&self) -> Result<Cart, StoreError> {
+        self.run(|c| {
+            let id = Id::new();
+            c.execute(
+                "INSERT INTO carts (id, created_at) VALUES (?1, ?2)",
+                params![id.to_hex(), millis(crate::domain::now())],
+            )
+            .map_err(map_error)?;
+            Ok(Cart {
+                id,
+                products: Vec::new(),
+            })
+        })
+        .await
+    }
+
+    async fn get_cart(&self, id: Id) -> Result<Cart, StoreError> {
+        self.run(move |c| read_cart(c, id)).await
+    }
+
+    async fn add_to_cart(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError> {
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(map_error)?;
+            require_cart(&transaction, cart)?;
+            let stocked = fetch_product(&transaction, product)?;
+            let wanted = quantity_in_cart(&transaction, cart, product)? + u64::from(quantity.get());
+            if wanted > u64::from(stocked.stock) {
+                return Err(stock_exceeded(&stocked, wanted));
+            }
+            put_line(&transaction, cart, product, wanted)?;
+            let result = read_cart(&transaction, cart)?;
+            transaction.commit().map_err(map_error)?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn set_cart_quantity(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError> {
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(map_error)?;
+            require_cart(&transaction, cart)?;
+            let stocked = fetch_product(&transaction, product)?;
+            let wanted = u64::from(quantity.get());
+            if wanted > u64::from(stocked.stock) {
+                return Err(stock_exceeded(&stocked, wanted));
+            }
+            put_line(&transaction, cart, product, wanted)?;
+            let result = read_cart(&transaction, cart)?;
+            transaction.commit().map_err(map_error)?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn replace_cart(&self, cart: Id, items: CartItems) -> Result<Cart, StoreError> {
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(map_error)?;
+            require_cart(&transaction, cart)?;
+            transaction
+                .execute("DELETE FROM cart_items WHERE cart_id = ?1", [cart.to_hex()])
+                .map_err(map_error)?;
+            for item in items.items() {
+                let stocked = fetch_product(&transaction, item.product)?;
+                let wanted = u64::from(item.quantity.get());
+                if wanted > u64::from(stocked.stock) {
+                    return Err(stock_exceeded(&stocked, wanted));
+                }
+                put_line(&transaction, cart, item.product, wanted)?;
+            }
+            let result = read_cart(&transaction, cart)?;
+            transaction.commit().map_err(map_error)?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn remove_from_cart(&self, cart: Id, product: Id) -> Result<Cart, StoreError> {
+        self.run(move |c| {
+            require_cart(c, cart)?;
+            let removed = c
+                .execute(
+                    "DELETE FROM cart_items WHERE cart_id = ?1 AND product_id = ?2",
+                    [cart.to_hex(), product.to_hex()],
+                )
+                .map_err(map_error)?;
+            if removed == 0 {
+                return Err(StoreError::NotFound("cart line"));
+            }
+            read_cart(c, cart)
+        })
+        .await
+    }
+
+    async fn clear_cart(&self, cart: Id) -> Result<Cart, StoreError> {
+        self.run(move |c| {
+            require_cart(c, cart)?;
+            c.execute("DELETE FROM cart_items WHERE cart_id = ?1", [cart.to_hex()])
+                .map_err(map_error)?;
+            read_cart(c, cart)
         })
         .await
     }

@@ -16,28 +16,28 @@ use actix::prelude::*;
 pub use backend::{Backend, Page, StoreError};
 
 use crate::configuration::{Settings, StoreBackendKind};
-use crate::domain::{ChatMessage, Id, NewMessage, NewProduct, Product, ProductPatch, ProductQuery};
+use crate::domain::{
+    Cart, CartItems, ChatMessage, Id, NewMessage, NewProduct, Product, ProductPatch, ProductQuery, Quantity,
+};
 
-/// A committed product change, published to whoever listens (the feed).
+/// A committed change, published to whoever listens (the `ProductFeed`).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub enum ProductChange {
-    Created(Product),
-    Updated(Product),
-    Deleted(Id),
+pub enum StoreEvent {
+    ProductCreated(Product),
+    ProductUpdated(Product),
+    ProductDeleted(Id),
+    CartUpdated(Cart),
 }
 
 pub struct MongoStore {
     backend: Arc<dyn Backend>,
-    product_changes: Recipient<ProductChange>,
+    events: Recipient<StoreEvent>,
 }
 
 impl MongoStore {
-    pub fn new(backend: Arc<dyn Backend>, product_changes: Recipient<ProductChange>) -> Self {
-        MongoStore {
-            backend,
-            product_changes,
-        }
+    pub fn new(backend: Arc<dyn Backend>, events: Recipient<StoreEvent>) -> Self {
+        MongoStore { backend, events }
     }
 }
 
@@ -58,7 +58,7 @@ pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn Backend>, Store
 
 /// Declares a store message and its handler: `$call` runs against the
 /// backend `$b`; when `$publish` is given it maps the committed result to
-/// the `ProductChange` to broadcast.
+/// the `StoreEvent` to broadcast.
 macro_rules! store_message {
     (
         $(#[$doc:meta])*
@@ -80,13 +80,13 @@ macro_rules! store_message {
             #[allow(unused_variables)]
             fn handle(&mut self, message: $name, _: &mut Context<Self>) -> Self::Result {
                 let $b = Arc::clone(&self.backend);
-                let product_changes = self.product_changes.clone();
+                let events = self.events.clone();
                 let $name { $($field),* } = message;
                 Box::pin(async move {
                     let result: Result<$out, StoreError> = $call.await;
                     $(
                         if let Ok($result) = &result {
-                            product_changes.do_send($publish);
+                            events.do_send($publish);
                         }
                     )?
                     result
@@ -121,26 +121,26 @@ store_message!(
 store_message!(
     CreateProduct { product: NewProduct } -> Product,
     |b| b.create_product(backend::new_product_document(product)),
-    publish |created| ProductChange::Created(created.clone())
+    publish |created| StoreEvent::ProductCreated(created.clone())
 );
 
 store_message!(
     UpdateProduct { id: Id, patch: ProductPatch } -> Product,
     |b| b.update_product(id, patch),
-    publish |updated| ProductChange::Updated(updated.clone())
+    publish |updated| StoreEvent::ProductUpdated(updated.clone())
 );
 
 store_message!(
     DeleteProduct { id: Id } -> (),
     |b| b.delete_product(id),
-    publish |_deleted| ProductChange::Deleted(id)
+    publish |_deleted| StoreEvent::ProductDeleted(id)
 );
 
 store_message!(
     /// Appends uploaded image URLs to a product's thumbnails.
     AddThumbnails { id: Id, urls: Vec<String> } -> Product,
     |b| b.add_thumbnails(id, urls),
-    publish |updated| ProductChange::Updated(updated.clone())
+    publish |updated| StoreEvent::ProductUpdated(updated.clone())
 );
 
 store_message!(
@@ -153,4 +153,44 @@ store_message!(
     /// Public messages, newest first, older than `before` when given.
     RecentMessages { limit: u32, before: Option<Id> } -> Vec<ChatMessage>,
     |b| b.recent_messages(limit, before)
+);
+
+store_message!(
+    CreateCart {} -> Cart,
+    |b| b.create_cart()
+);
+
+store_message!(
+    GetCart { id: Id } -> Cart,
+    |b| b.get_cart(id)
+);
+
+store_message!(
+    AddToCart { cart: Id, product: Id, quantity: Quantity } -> Cart,
+    |b| b.add_to_cart(cart, product, quantity),
+    publish |cart| StoreEvent::CartUpdated(cart.clone())
+);
+
+store_message!(
+    SetCartQuantity { cart: Id, product: Id, quantity: Quantity } -> Cart,
+    |b| b.set_cart_quantity(cart, product, quantity),
+    publish |cart| StoreEvent::CartUpdated(cart.clone())
+);
+
+store_message!(
+    ReplaceCart { cart: Id, items: CartItems } -> Cart,
+    |b| b.replace_cart(cart, items),
+    publish |cart| StoreEvent::CartUpdated(cart.clone())
+);
+
+store_message!(
+    RemoveFromCart { cart: Id, product: Id } -> Cart,
+    |b| b.remove_from_cart(cart, product),
+    publish |cart| StoreEvent::CartUpdated(cart.clone())
+);
+
+store_message!(
+    ClearCart { cart: Id } -> Cart,
+    |b| b.clear_cart(cart),
+    publish |cart| StoreEvent::CartUpdated(cart.clone())
 );

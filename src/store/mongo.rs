@@ -14,8 +14,15 @@ use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
-use super::backend::{duplicate_code, Backend, Page, StoreError};
-use crate::domain::{ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, SortOrder, Stock};
+use super::backend::{duplicate_code, stock_exceeded, Backend, Page, StoreError};
+use crate::domain::{
+    Cart, CartItem, CartItems, ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, Quantity,
+    SortOrder, Stock,
+};
+
+/// How often a cart write retries when a concurrent write changed the cart
+/// between its conditional updates (each retry re-reads the state).
+const CART_WRITE_ATTEMPTS: usize = 20;
 
 /// MongoDB's error code for a unique index violation.
 const DUPLICATE_KEY: i32 = 11000;
@@ -24,6 +31,7 @@ pub struct MongoBackend {
     database: Database,
     products: Collection<ProductDocument>,
     messages: Collection<MessageDocument>,
+    carts: Collection<CartDocument>,
     /// Whether the unique index on `products.code` is known to exist. It is
     /// created at startup, or, if MongoDB was down then, before the first
     /// write that needs it.
@@ -80,6 +88,29 @@ impl From<ProductDocument> for Product {
             thumbnails: d.thumbnails,
             created_at: from_bson_date(d.created_at),
             updated_at: from_bson_date(d.updated_at),
+        }
+    }
+}
+
+/// A cart as stored: product ids and quantities, in the order added.
+#[derive(Debug, Serialize, Deserialize)]
+struct CartDocument {
+    #[serde(rename = "_id")]
+    id: Id,
+    products: Vec<CartItemDocument>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CartItemDocument {
+    product: Id,
+    quantity: i64,
+}
+
+impl From<&CartItem> for CartItemDocument {
+    fn from(item: &CartItem) -> Self {
+        CartItemDocument {
+            product: item.product,
+            quantity: i64::from(item.quantity.get()),
         }
     }
 }
@@ -164,6 +195,7 @@ impl MongoBackend {
         let backend = MongoBackend {
             products: database.collection("products"),
             messages: database.collection("messages"),
+            carts: database.collection("carts"),
             database,
             indexes_ready: AtomicBool::new(false),
         };
@@ -206,6 +238,54 @@ impl MongoBackend {
             .map_err(map_error)?
             .map(Product::from)
             .ok_or(StoreError::NotFound("product"))
+    }
+}
+
+impl MongoBackend {
+    async fn find_cart(&self, cart: Id) -> Result<CartDocument, StoreError> {
+        self.carts
+            .find_one(doc! { "_id": cart })
+            .await
+            .map_err(map_error)?
+            .ok_or(StoreError::NotFound("cart"))
+    }
+
+    /// Reads a cart and populates its lines with one query for the products.
+    async fn read_cart(&self, cart: Id) -> Result<Cart, StoreError> {
+        let stored = self.find_cart(cart).await?;
+        let ids: Vec<Id> = stored.products.iter().map(|item| item.product).collect();
+        let products: Vec<ProductDocument> = self
+            .products
+            .find(doc! { "_id": { "$in": ids } })
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        let products: Vec<Product> = products.into_iter().map(Product::from).collect();
+        let items: Vec<CartItem> = stored
+            .products
+            .iter()
+            .map(|item| CartItem {
+                product: item.product,
+                quantity: Quantity::from_stored(item.quantity),
+            })
+            .collect();
+        Ok(Cart::populate(cart, &items, &products))
+    }
+
+    /// Appends a line for `product` unless the cart already has one.
+    /// Returns whether it did.
+    async fn push_line(&self, cart: Id, product: Id, quantity: u64) -> Result<bool, StoreError> {
+        let pushed = self
+            .carts
+            .update_one(
+                doc! { "_id": cart, "products.product": { "$ne": product } },
+                doc! { "$push": { "products": { "product": product, "quantity": quantity as i64 } } },
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(pushed.matched_count == 1)
     }
 }
 
@@ -391,6 +471,140 @@ impl Backend for MongoBackend {
             .map_err(map_error)?
             .map(Product::from)
             .ok_or(StoreError::NotFound("product"))
+    }
+
+    async fn create_cart(&self) -> Result<Cart, StoreError> {
+        let cart = CartDocument {
+            id: Id::new(),
+            products: Vec::new(),
+        };
+        self.carts.insert_one(&cart).await.map_err(map_error)?;
+        Ok(Cart {
+            id: cart.id,
+            products: Vec::new(),
+        })
+    }
+
+    async fn get_cart(&self, id: Id) -> Result<Cart, StoreError> {
+        self.read_cart(id).await
+    }
+
+    /// Lock-free and race-safe: either `$inc` the existing line, guarded so
+    /// the result stays within stock, or `$push` a new line, guarded so no
+    /// second line appears. If neither matched, the cart changed in
+    /// between (or the stock is exceeded): re-read and decide.
+    async fn add_to_cart(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError> {
+        let stocked = self.get_product(product).await?;
+        let adding = u64::from(quantity.get());
+        let stock = u64::from(stocked.stock);
+        if adding > stock {
+            return Err(stock_exceeded(&stocked, adding));
+        }
+        for _ in 0..CART_WRITE_ATTEMPTS {
+            let incremented = self
+                .carts
+                .update_one(
+                    doc! {
+                        "_id": cart,
+                        "products": { "$elemMatch": { "product": product, "quantity": { "$lte": (stock - adding) as i64 } } },
+                    },
+                    doc! { "$inc": { "products.$.quantity": adding as i64 } },
+                )
+                .await
+                .map_err(map_error)?;
+            if incremented.matched_count == 1 || self.push_line(cart, product, adding).await? {
+                return self.read_cart(cart).await;
+            }
+            let current = self.find_cart(cart).await?;
+            if let Some(line) = current.products.iter().find(|item| item.product == product) {
+                let wanted = line.quantity.max(0) as u64 + adding;
+                if wanted > stock {
+                    return Err(stock_exceeded(&stocked, wanted));
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the cart is too busy; try again".to_owned(),
+        ))
+    }
+
+    async fn set_cart_quantity(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError> {
+        let stocked = self.get_product(product).await?;
+        let wanted = u64::from(quantity.get());
+        if wanted > u64::from(stocked.stock) {
+            return Err(stock_exceeded(&stocked, wanted));
+        }
+        for _ in 0..CART_WRITE_ATTEMPTS {
+            let updated = self
+                .carts
+                .update_one(
+                    doc! { "_id": cart, "products.product": product },
+                    doc! { "$set": { "products.$.quantity": wanted as i64 } },
+                )
+                .await
+                .map_err(map_error)?;
+            if updated.matched_count == 1 || self.push_line(cart, product, wanted).await? {
+                return self.read_cart(cart).await;
+            }
+            self.find_cart(cart).await?;
+        }
+        Err(StoreError::Unavailable(
+            "the cart is too busy; try again".to_owned(),
+        ))
+    }
+
+    async fn replace_cart(&self, cart: Id, items: CartItems) -> Result<Cart, StoreError> {
+        self.find_cart(cart).await?;
+        for item in items.items() {
+            let stocked = self.get_product(item.product).await?;
+            let wanted = u64::from(item.quantity.get());
+            if wanted > u64::from(stocked.stock) {
+                return Err(stock_exceeded(&stocked, wanted));
+            }
+        }
+        let lines: Vec<Document> = items
+            .items()
+            .iter()
+            .map(|item| bson::to_document(&CartItemDocument::from(item)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let replaced = self
+            .carts
+            .update_one(doc! { "_id": cart }, doc! { "$set": { "products": lines } })
+            .await
+            .map_err(map_error)?;
+        if replaced.matched_count == 0 {
+            return Err(StoreError::NotFound("cart"));
+        }
+        self.read_cart(cart).await
+    }
+
+    async fn remove_from_cart(&self, cart: Id, product: Id) -> Result<Cart, StoreError> {
+        let removed = self
+            .carts
+            .update_one(
+                doc! { "_id": cart, "products.product": product },
+                doc! { "$pull": { "products": { "product": product } } },
+            )
+            .await
+            .map_err(map_error)?;
+        if removed.matched_count == 0 {
+            self.find_cart(cart).await?;
+            return Err(StoreError::NotFound("cart line"));
+        }
+        self.read_cart(cart).await
+    }
+
+    async fn clear_cart(&self, cart: Id) -> Result<Cart, StoreError> {
+        let cleared = self
+            .carts
+            .update_one(doc! { "_id": cart }, doc! { "$set": { "products": [] } })
+            .await
+            .map_err(map_error)?;
+        if cleared.matched_count == 0 {
+            return Err(StoreError::NotFound("cart"));
+        }
+        self.read_cart(cart).await
     }
 
     async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError> {

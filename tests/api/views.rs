@@ -38,3 +38,11 @@ async fn realtime_page_and_its_assets_are_served() {
         assert_eq!(app.get(asset).await.status(), 200, "{asset}");
     }
 }
+
+#[actix_web::test]
+async fn chat_page_is_served_with_its_script() {
+    let app = TestApp::spawn().await;
+    let html = page(&app, "/chat").await;
+    assert!(html.contains(r#"id="join-form""#) && html.contains("/assets/js/chat.js"));
+    assert_eq!(app.get("/assets/js/chat.js").await.status(), 200);
+}

@@ -1,5 +1,6 @@
 //! The JSON API under `/api`.
 
+pub mod carts;
 pub mod messages;
 pub mod products;
 mod uploads;

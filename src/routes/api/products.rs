@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Query parameters as sent; `ListParams::parse` turns them into a
 /// `ProductQuery` with messages that name the parameter.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 pub struct ListParams {
     limit: Option<String>,
     page: Option<String>,
