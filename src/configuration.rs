@@ -19,6 +19,9 @@ const SHORT_ENV_NAMES: &[(&str, &str)] = &[
     ("MONGODB_DB", "store.mongodb_db"),
     ("DATA_DIR", "store.data_dir"),
     ("UPLOADS_DIR", "uploads.dir"),
+    ("SESSION_KEY", "session.key"),
+    ("ADMIN_EMAIL", "users.admin_email"),
+    ("ADMIN_PASSWORD", "users.admin_password"),
 ];
 
 /// The defaults, compiled in so the binary runs from any directory; the
@@ -34,6 +37,23 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     pub websocket: WebSocketSettings,
     pub chat: ChatSettings,
+    pub session: SessionSettings,
+    pub users: UserSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    pub key: String,
+    pub ttl_minutes: i64,
+    pub secure_cookie: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserSettings {
+    pub admin_email: String,
+    pub admin_password: String,
+    pub login_attempts_per_email: u32,
+    pub login_attempts_per_address: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,7 +10,12 @@ use actix_files::Files;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 
-use crate::configuration::Settings;
+use actix_session::config::BrowserSession;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+
+use crate::auth::{self, Accounts, LoginLimiter, MemorySessionStore};
+use crate::configuration::{SessionSettings, Settings};
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::routes::{self, error, views::Views};
 use crate::store::{self, MongoStore};
@@ -23,6 +28,19 @@ pub struct AppState {
     pub product_feed: Addr<ProductFeed>,
     pub chat_room: Addr<ChatRoom>,
     pub views: Views,
+    pub accounts: Arc<Accounts>,
+    pub login_limiter: LoginLimiter,
+}
+
+/// The key that signs and encrypts session cookies: `SESSION_KEY`, or a
+/// random one (with a warning) when unset.
+fn session_key(settings: &SessionSettings) -> Result<Key, StartupError> {
+    if settings.key.is_empty() {
+        log::warn!("SESSION_KEY is not set: using a random key, so sessions end when the server stops");
+        return Ok(Key::generate());
+    }
+    Key::try_from(settings.key.as_bytes())
+        .map_err(|_| StartupError::SessionKey("SESSION_KEY must be at least 64 bytes".to_owned()))
 }
 
 pub struct Application {
@@ -40,6 +58,8 @@ pub enum StartupError {
     Bind { address: String, source: std::io::Error },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    SessionKey(String),
 }
 
 impl Application {
@@ -57,6 +77,10 @@ impl Application {
         let product_feed = feed_context.run(ProductFeed::new(store.clone(), settings.catalog.snapshot_size));
 
         let chat_room = ChatRoom::new(store.clone(), settings.chat.clone()).start();
+        let accounts = Arc::new(Accounts::default());
+        auth::prepare_accounts(&store, &accounts, &settings.users).await;
+        let key = session_key(&settings.session)?;
+        let sessions = MemorySessionStore::default();
 
         let views = Views::load(&settings.views.templates_dir).map_err(Box::new)?;
         std::fs::create_dir_all(&settings.uploads.dir)?;
@@ -79,6 +103,8 @@ impl Application {
         );
 
         let workers = settings.server.workers;
+        let session_settings = settings.session.clone();
+        let login_limiter = LoginLimiter::new(&settings.users);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store,
@@ -86,10 +112,21 @@ impl Application {
             product_feed,
             chat_room,
             views,
+            accounts,
+            login_limiter,
         });
         let mut server = HttpServer::new(move || {
             let settings = &state.settings;
+            let session_ttl = actix_web::cookie::time::Duration::minutes(session_settings.ttl_minutes);
+            let session = SessionMiddleware::builder(sessions.clone(), key.clone())
+                .cookie_name("ecommerce_session".to_owned())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(session_settings.secure_cookie)
+                .session_lifecycle(BrowserSession::default().state_ttl(session_ttl))
+                .build();
             App::new()
+                .wrap(session)
                 .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/health"))
                 .app_data(state.clone())
                 .app_data(
@@ -104,6 +141,7 @@ impl Application {
                         .configure(routes::api::products::configure)
                         .configure(routes::api::messages::configure)
                         .configure(routes::api::carts::configure)
+                        .configure(routes::api::users::configure)
                         .default_service(web::to(error::api_not_found)),
                 )
                 .route("/ws/products", web::get().to(routes::ws::products))
@@ -117,6 +155,12 @@ impl Application {
                 .route("/products", web::get().to(routes::views::catalog))
                 .route("/products/{pid}", web::get().to(routes::views::product))
                 .route("/carts/{cid}", web::get().to(routes::views::cart))
+                .route("/login", web::get().to(routes::views::login_form))
+                .route("/login", web::post().to(routes::views::login_submit))
+                .route("/register", web::get().to(routes::views::register_form))
+                .route("/register", web::post().to(routes::views::register_submit))
+                .route("/logout", web::route().to(routes::views::logout))
+                .route("/profile", web::get().to(routes::views::profile))
                 .service(Files::new("/assets", &settings.views.assets_dir))
                 .service(Files::new("/uploads", &settings.uploads.dir))
         })

@@ -7,6 +7,8 @@
   const online = new Set();
   let socket;
   let me = null;
+  // A logged-in user chats as their account's e-mail: no prompt.
+  const account = document.body.dataset.userEmail || null;
 
   function line(className, ...parts) {
     const li = document.createElement('li');
@@ -97,14 +99,17 @@
 
   $('join-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    me = $('email').value.trim().toLowerCase();
+    enterAs($('email').value.trim().toLowerCase());
+    $('chat-error').textContent = '';
+    send('join', { user: me });
+  });
+
+  function enterAs(email) {
+    me = email;
     $('me').textContent = me;
     $('join-panel').hidden = true;
     $('chat-panel').hidden = false;
-    $('chat-error').textContent = '';
-    if (socket && socket.readyState === WebSocket.OPEN) send('join', { user: me });
-    else if (!socket) connect();
-  });
+  }
 
   $('message-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -123,5 +128,10 @@
     $('join-panel').hidden = false;
   });
 
+  if (account) {
+    $('email').value = account;
+    $('email').readOnly = true;
+    enterAs(account);
+  }
   connect();
 })();

@@ -6,12 +6,14 @@ mod email;
 pub mod id;
 pub mod message;
 pub mod product;
+pub mod user;
 
 pub use cart::{parse_quantity_body, Cart, CartItem, CartItems, CartLine, Quantity};
 pub use email::Email;
 pub use id::{parse_id, Id};
 pub use message::{ChatMessage, MessageText, NewMessage};
 pub use product::{NewProduct, Product, ProductPatch, ProductQuery, SortOrder, Stock};
+pub use user::{NewUser, Password, Role, StoredUser, User};
 
 use serde::Serialize;
 

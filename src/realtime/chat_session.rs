@@ -21,16 +21,24 @@ pub struct ChatSession {
     max_message_chars: usize,
     /// Who this session joined as; None until `join`, again after `leave`.
     user: Option<Email>,
+    /// A logged-in user's e-mail: the only identity this session may join as.
+    identity: Option<Email>,
 }
 
 impl ChatSession {
-    pub fn new(websocket: &WebSocketSettings, chat: &ChatSettings, room: Addr<ChatRoom>) -> Self {
+    pub fn new(
+        websocket: &WebSocketSettings,
+        chat: &ChatSettings,
+        room: Addr<ChatRoom>,
+        identity: Option<Email>,
+    ) -> Self {
         ChatSession {
             id: next_session_id(),
             connection: Connection::new(websocket),
             room,
             max_message_chars: chat.max_message_chars,
             user: None,
+            identity,
         }
     }
 
@@ -58,9 +66,18 @@ impl ChatSession {
             let message = format!("already joined as {user}; send leave first");
             return self.connection.reply_error(ctx, message);
         }
-        let user = match data.get("user").and_then(|u| u.as_str()) {
-            Some(raw) => Email::parse("user", raw),
-            None => Err(ValidationError::new("user", r#"join needs {"user": "<e-mail>"}"#)),
+        let requested = data.get("user").and_then(|u| u.as_str());
+        let user = match (&self.identity, requested) {
+            (Some(identity), None) => Ok(identity.clone()),
+            (Some(identity), Some(raw)) => match Email::parse("user", raw) {
+                Ok(email) if email == *identity => Ok(email),
+                _ => Err(ValidationError::new(
+                    "user",
+                    format!("you are logged in: you chat as {identity}"),
+                )),
+            },
+            (None, Some(raw)) => Email::parse("user", raw),
+            (None, None) => Err(ValidationError::new("user", r#"join needs {"user": "<e-mail>"}"#)),
         };
         match user {
             Ok(user) => {

@@ -11,8 +11,11 @@ use super::protocol::{ClientEvent, Outbound};
 use super::session::{
     deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId,
 };
+use std::sync::Arc;
+
+use crate::auth::{may_write_products, Accounts};
 use crate::configuration::WebSocketSettings;
-use crate::domain::{parse_id, NewProduct, ValidationError};
+use crate::domain::{parse_id, NewProduct, User, ValidationError};
 use crate::store::{CreateProduct, DeleteProduct, MongoStore, StoreError};
 
 pub struct ProductSession {
@@ -20,15 +23,37 @@ pub struct ProductSession {
     connection: Connection,
     feed: Addr<ProductFeed>,
     store: Addr<MongoStore>,
+    accounts: Arc<Accounts>,
+    /// Who opened the socket (from the session cookie at the handshake).
+    viewer: Option<User>,
 }
 
 impl ProductSession {
-    pub fn new(settings: &WebSocketSettings, feed: Addr<ProductFeed>, store: Addr<MongoStore>) -> Self {
+    pub fn new(
+        settings: &WebSocketSettings,
+        feed: Addr<ProductFeed>,
+        store: Addr<MongoStore>,
+        accounts: Arc<Accounts>,
+        viewer: Option<User>,
+    ) -> Self {
         ProductSession {
             id: next_session_id(),
             connection: Connection::new(settings),
             feed,
             store,
+            accounts,
+            viewer,
+        }
+    }
+
+    /// The same rule as the REST API: an `error` event if refused.
+    fn may_write(&self, ctx: &mut WebsocketContext<Self>) -> bool {
+        match may_write_products(&self.accounts, self.viewer.as_ref()) {
+            Ok(()) => true,
+            Err(refusal) => {
+                send_error(ctx, refusal.client_message(), None);
+                false
+            }
         }
     }
 
@@ -38,6 +63,7 @@ impl ProductSession {
             Err(message) => return self.connection.reply_error(ctx, message),
         };
         match event.event.as_str() {
+            "product:create" | "product:delete" if !self.may_write(ctx) => {}
             "product:create" => match NewProduct::parse(&event.data) {
                 Ok(product) => self.run_store_call(self.store.send(CreateProduct { product }), ctx),
                 Err(error) => send_validation_error(ctx, &error),

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Cart, CartItems, ChatMessage, Id, NewProduct, Product, ProductPatch, ProductQuery, Quantity,
+    Cart, CartItems, ChatMessage, Email, Id, NewProduct, Product, ProductPatch, ProductQuery, Quantity,
+    StoredUser, User,
 };
 
 /// Why a store operation failed. Mapped to HTTP in `routes::error`.
@@ -82,6 +83,15 @@ pub trait Backend: Send + Sync + 'static {
     /// Empties the cart (the cart itself remains).
     async fn clear_cart(&self, cart: Id) -> Result<Cart, StoreError>;
 
+    /// Stores a new user; `Conflict` if the e-mail is taken.
+    async fn create_user(&self, user: StoredUser) -> Result<User, StoreError>;
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<StoredUser>, StoreError>;
+    async fn get_user(&self, id: Id) -> Result<User, StoreError>;
+    /// Every user, in registration order.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    async fn delete_user(&self, id: Id) -> Result<(), StoreError>;
+    async fn any_users(&self) -> Result<bool, StoreError>;
+
     async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError>;
     /// Public messages (no `to`), newest first, only those older than
     /// `before` when given.
@@ -91,6 +101,11 @@ pub trait Backend: Send + Sync + 'static {
 /// The message a duplicate product code gets, the same on every backend.
 pub fn duplicate_code(code: &str) -> StoreError {
     StoreError::Conflict(format!("a product with code {code:?} already exists"))
+}
+
+/// The message a taken e-mail gets, the same on every backend.
+pub fn duplicate_email(email: &Email) -> StoreError {
+    StoreError::Conflict(format!("a user with e-mail {email} already exists"))
 }
 
 /// The refusal when a cart would hold more of a product than its stock.

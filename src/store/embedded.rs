@@ -12,11 +12,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
-use super::backend::{duplicate_code, stock_exceeded, Backend, Page, StoreError};
+use super::backend::{duplicate_code, duplicate_email, stock_exceeded, Backend, Page, StoreError};
 use crate::domain::{
-    Cart, CartItems, CartLine, ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, Quantity,
-    SortOrder,
+    Cart, CartItems, CartLine, ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, Quantity, Role,
+    SortOrder, StoredUser, User,
 };
+
+const USER_COLUMNS: &str = "id, first_name, last_name, email, age, role, cart_id, password_hash";
 
 const DATABASE_FILE: &str = "ecommerce.sqlite3";
 
@@ -46,6 +48,16 @@ const SCHEMA: &str = "
         quantity    INTEGER NOT NULL,
         position    INTEGER NOT NULL,
         PRIMARY KEY (cart_id, product_id)
+    );
+    CREATE TABLE IF NOT EXISTS users (
+        id            TEXT PRIMARY KEY,
+        first_name    TEXT NOT NULL,
+        last_name     TEXT NOT NULL,
+        email         TEXT NOT NULL UNIQUE,
+        age           INTEGER NOT NULL,
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        cart_id       TEXT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS messages (
         id          TEXT PRIMARY KEY,
@@ -174,6 +186,31 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
         message: row.get(2)?,
         to: row.get::<_, Option<String>>(3)?.map(Email::from_stored),
         created_at: from_millis(row.get(4)?),
+    })
+}
+
+fn stored_user_from_row(row: &Row<'_>) -> rusqlite::Result<StoredUser> {
+    let id = |index: usize, text: String| {
+        Id::parse_str(&text).map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                "not an ObjectId".into(),
+            )
+        })
+    };
+    let role: String = row.get(5)?;
+    Ok(StoredUser {
+        user: User {
+            id: id(0, row.get(0)?)?,
+            first_name: row.get(1)?,
+            last_name: row.get(2)?,
+            email: Email::from_stored(row.get(3)?),
+            age: row.get(4)?,
+            role: Role::from_stored(&role),
+            cart: id(6, row.get(6)?)?,
+        },
+        password_hash: row.get(7)?,
     })
 }
 
@@ -520,6 +557,97 @@ impl Backend for EmbeddedBackend {
             c.execute("DELETE FROM cart_items WHERE cart_id = ?1", [cart.to_hex()])
                 .map_err(map_error)?;
             read_cart(c, cart)
+        })
+        .await
+    }
+
+    async fn create_user(&self, stored: StoredUser) -> Result<User, StoreError> {
+        self.run(move |c| {
+            let user = &stored.user;
+            c.execute(
+                &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    user.id.to_hex(),
+                    user.first_name,
+                    user.last_name,
+                    user.email.as_str(),
+                    user.age,
+                    user.role.as_str(),
+                    user.cart.to_hex(),
+                    stored.password_hash,
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    duplicate_email(&user.email)
+                } else {
+                    map_error(e)
+                }
+            })?;
+            Ok(stored.user)
+        })
+        .await
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<StoredUser>, StoreError> {
+        let email = email.as_str().to_owned();
+        self.run(move |c| {
+            c.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
+                [email],
+                stored_user_from_row,
+            )
+            .optional()
+            .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: Id) -> Result<User, StoreError> {
+        self.run(move |c| {
+            c.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [id.to_hex()],
+                stored_user_from_row,
+            )
+            .optional()
+            .map_err(map_error)?
+            .map(|stored| stored.user)
+            .ok_or(StoreError::NotFound("user"))
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.run(|c| {
+            let mut statement = c
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
+                .map_err(map_error)?;
+            statement
+                .query_map([], |row| stored_user_from_row(row).map(|stored| stored.user))
+                .and_then(Iterator::collect)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: Id) -> Result<(), StoreError> {
+        self.run(move |c| {
+            match c
+                .execute("DELETE FROM users WHERE id = ?1", [id.to_hex()])
+                .map_err(map_error)?
+            {
+                0 => Err(StoreError::NotFound("user")),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn any_users(&self) -> Result<bool, StoreError> {
+        self.run(|c| {
+            c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |row| row.get(0))
+                .map_err(map_error)
         })
         .await
     }

@@ -17,7 +17,8 @@ pub use backend::{Backend, Page, StoreError};
 
 use crate::configuration::{Settings, StoreBackendKind};
 use crate::domain::{
-    Cart, CartItems, ChatMessage, Id, NewMessage, NewProduct, Product, ProductPatch, ProductQuery, Quantity,
+    Cart, CartItems, ChatMessage, Email, Id, NewMessage, NewProduct, Product, ProductPatch, ProductQuery,
+    Quantity, StoredUser, User,
 };
 
 /// A committed change, published to whoever listens (the `ProductFeed`).
@@ -193,4 +194,35 @@ store_message!(
     ClearCart { cart: Id } -> Cart,
     |b| b.clear_cart(cart),
     publish |cart| StoreEvent::CartUpdated(cart.clone())
+);
+
+store_message!(
+    CreateUser { user: StoredUser } -> User,
+    |b| b.create_user(user)
+);
+
+store_message!(
+    FindUserByEmail { email: Email } -> Option<StoredUser>,
+    |b| b.find_user_by_email(&email)
+);
+
+store_message!(
+    GetUser { id: Id } -> User,
+    |b| b.get_user(id)
+);
+
+store_message!(
+    ListUsers {} -> Vec<User>,
+    |b| b.list_users()
+);
+
+store_message!(
+    DeleteUser { id: Id } -> (),
+    |b| b.delete_user(id)
+);
+
+store_message!(
+    /// Whether any account exists (product writes then need an admin).
+    AnyUsers {} -> bool,
+    |b| b.any_users()
 );

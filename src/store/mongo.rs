@@ -14,10 +14,10 @@ use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
-use super::backend::{duplicate_code, stock_exceeded, Backend, Page, StoreError};
+use super::backend::{duplicate_code, duplicate_email, stock_exceeded, Backend, Page, StoreError};
 use crate::domain::{
-    Cart, CartItem, CartItems, ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, Quantity,
-    SortOrder, Stock,
+    Cart, CartItem, CartItems, ChatMessage, Email, Id, Product, ProductPatch, ProductQuery, Quantity, Role,
+    SortOrder, Stock, StoredUser, User,
 };
 
 /// How often a cart write retries when a concurrent write changed the cart
@@ -32,6 +32,7 @@ pub struct MongoBackend {
     products: Collection<ProductDocument>,
     messages: Collection<MessageDocument>,
     carts: Collection<CartDocument>,
+    users: Collection<UserDocument>,
     /// Whether the unique index on `products.code` is known to exist. It is
     /// created at startup, or, if MongoDB was down then, before the first
     /// write that needs it.
@@ -111,6 +112,54 @@ impl From<&CartItem> for CartItemDocument {
         CartItemDocument {
             product: item.product,
             quantity: i64::from(item.quantity.get()),
+        }
+    }
+}
+
+/// A user as stored, with the Node.js course's field names; `password`
+/// holds the argon2 hash, never the password.
+#[derive(Debug, Serialize, Deserialize)]
+struct UserDocument {
+    #[serde(rename = "_id")]
+    id: Id,
+    first_name: String,
+    last_name: String,
+    email: String,
+    age: i32,
+    password: String,
+    role: String,
+    cart: Id,
+}
+
+impl From<StoredUser> for UserDocument {
+    fn from(stored: StoredUser) -> Self {
+        let user = stored.user;
+        UserDocument {
+            id: user.id,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            email: user.email.as_str().to_owned(),
+            age: i32::from(user.age),
+            password: stored.password_hash,
+            role: user.role.as_str().to_owned(),
+            cart: user.cart,
+        }
+    }
+}
+
+impl From<UserDocument> for StoredUser {
+    fn from(d: UserDocument) -> Self {
+        StoredUser {
+            user: User {
+                id: d.id,
+                first_name: d.first_name,
+                last_name: d.last_name,
+                email: Email::from_stored(d.email),
+                age: u8::try_from(d.age.clamp(0, 150)).unwrap_or_default(),
+                role: Role::from_stored(&d.role),
+                cart: d.cart,
+            },
+            password_hash: d.password,
         }
     }
 }
@@ -196,6 +245,7 @@ impl MongoBackend {
             products: database.collection("products"),
             messages: database.collection("messages"),
             carts: database.collection("carts"),
+            users: database.collection("users"),
             database,
             indexes_ready: AtomicBool::new(false),
         };
@@ -605,6 +655,69 @@ impl Backend for MongoBackend {
             return Err(StoreError::NotFound("cart"));
         }
         self.read_cart(cart).await
+    }
+
+    async fn create_user(&self, stored: StoredUser) -> Result<User, StoreError> {
+        self.ensure_indexes().await?;
+        let user = stored.user.clone();
+        self.users
+            .insert_one(UserDocument::from(stored))
+            .await
+            .map_err(|e| {
+                if is_duplicate_key(&e) {
+                    duplicate_email(&user.email)
+                } else {
+                    map_error(e)
+                }
+            })?;
+        Ok(user)
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<StoredUser>, StoreError> {
+        let found = self
+            .users
+            .find_one(doc! { "email": email.as_str() })
+            .await
+            .map_err(map_error)?;
+        Ok(found.map(StoredUser::from))
+    }
+
+    async fn get_user(&self, id: Id) -> Result<User, StoreError> {
+        self.users
+            .find_one(doc! { "_id": id })
+            .await
+            .map_err(map_error)?
+            .map(|d| StoredUser::from(d).user)
+            .ok_or(StoreError::NotFound("user"))
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let users: Vec<UserDocument> = self
+            .users
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(users.into_iter().map(|d| StoredUser::from(d).user).collect())
+    }
+
+    async fn delete_user(&self, id: Id) -> Result<(), StoreError> {
+        let result = self
+            .users
+            .delete_one(doc! { "_id": id })
+            .await
+            .map_err(map_error)?;
+        match result.deleted_count {
+            0 => Err(StoreError::NotFound("user")),
+            _ => Ok(()),
+        }
+    }
+
+    async fn any_users(&self) -> Result<bool, StoreError> {
+        Ok(self.users.find_one(doc! {}).await.map_err(map_error)?.is_some())
     }
 
     async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError> {

@@ -5,6 +5,7 @@
 //! store, each in a database of its own.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ecommerce::configuration::Settings;
@@ -12,14 +13,39 @@ use ecommerce::startup::Application;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tempfile::TempDir;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+
+/// The admin every test app is configured with (ADMIN_EMAIL/ADMIN_PASSWORD).
+pub const ADMIN_EMAIL: &str = "admin@shop.test";
+pub const ADMIN_PASSWORD: &str = "admin-password";
 
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// Logged in as the admin (product writes need one).
     pub client: reqwest::Client,
+    admin_cookies: Arc<reqwest::cookie::Jar>,
     pub uploads_dir: PathBuf,
     _temp: TempDir,
+}
+
+/// A client with its own cookie jar, as a separate browser would be.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub cookies: Arc<reqwest::cookie::Jar>,
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        let cookies = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(cookies.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Browser { client, cookies }
+    }
 }
 
 /// The database a test app uses when `TEST_MONGODB_URI` is set: a new one.
@@ -36,6 +62,8 @@ pub fn test_settings(temp: &TempDir) -> Settings {
     settings.server.workers = 2;
     settings.store.data_dir = temp.path().join("data");
     settings.uploads.dir = temp.path().join("uploads");
+    settings.users.admin_email = ADMIN_EMAIL.to_owned();
+    settings.users.admin_password = ADMIN_PASSWORD.to_owned();
     if let Some(uri) = mongodb_uri() {
         settings.store.mongodb_uri = uri;
         settings.store.mongodb_db = format!("test_{}", uuid::Uuid::new_v4().simple());
@@ -58,16 +86,49 @@ impl TestApp {
         let application = Application::build(settings).await.expect("app builds");
         let port = application.port();
         actix_web::rt::spawn(application.run_until_stopped());
-        TestApp {
+        let admin = Browser::new();
+        let app = TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .expect("client"),
+            client: admin.client,
+            admin_cookies: admin.cookies,
             uploads_dir,
             _temp: temp,
-        }
+        };
+        // Best effort: an app whose store is down cannot log anyone in.
+        let _ = app.log_in(&app.client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app
+    }
+
+    /// Logs `client` in through the JSON sessions API; returns the status.
+    pub async fn log_in(&self, client: &reqwest::Client, email: &str, password: &str) -> u16 {
+        let body = json!({ "email": email, "password": password });
+        let response = client
+            .post(self.url("/api/sessions/login"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        response.status().as_u16()
+    }
+
+    /// Registers a user through the API and returns a browser logged in as them.
+    pub async fn user_browser(&self, email: &str) -> Browser {
+        let browser = Browser::new();
+        let body = json!({"first_name": "Test", "last_name": "User", "email": email, "age": 30, "password": "user-password"});
+        let (status, response) = json_of(
+            browser
+                .client
+                .post(self.url("/api/users"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "registering {email}: {response}");
+        assert_eq!(self.log_in(&browser.client, email, "user-password").await, 200);
+        browser
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -124,9 +185,27 @@ impl TestApp {
         body["totalDocs"].as_u64().expect("totalDocs")
     }
 
+    /// An anonymous WebSocket (no session cookie).
     pub async fn ws(&self, path: &str) -> WsClient {
-        let url = format!("ws://127.0.0.1:{}{path}", self.port);
-        let (stream, _) = tokio_tungstenite::connect_async(url)
+        self.ws_with_cookies(path, None).await
+    }
+
+    /// A WebSocket carrying the admin's session cookie.
+    pub async fn ws_as_admin(&self, path: &str) -> WsClient {
+        let cookies = self.admin_cookies.clone();
+        self.ws_with_cookies(path, Some(&cookies)).await
+    }
+
+    /// A WebSocket carrying the cookies of `jar`, as a browser's would.
+    pub async fn ws_with_cookies(&self, path: &str, jar: Option<&reqwest::cookie::Jar>) -> WsClient {
+        use reqwest::cookie::CookieStore;
+        let mut request = format!("ws://127.0.0.1:{}{path}", self.port)
+            .into_client_request()
+            .expect("request");
+        if let Some(cookie) = jar.and_then(|jar| jar.cookies(&self.address.parse().expect("url"))) {
+            request.headers_mut().insert("cookie", cookie);
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connects");
         WsClient { stream }

@@ -53,7 +53,7 @@ async fn rest_changes_reach_every_connected_client() {
 #[actix_web::test]
 async fn a_product_created_over_the_socket_is_stored_and_broadcast() {
     let app = TestApp::spawn().await;
-    let mut author = app.ws("/ws/products").await;
+    let mut author = app.ws_as_admin("/ws/products").await;
     let mut watcher = app.ws("/ws/products").await;
     author.expect_event("products").await;
     watcher.expect_event("products").await;
@@ -79,7 +79,7 @@ async fn a_product_created_over_the_socket_is_stored_and_broadcast() {
 async fn bad_frames_get_an_error_event_and_change_nothing() {
     let app = TestApp::spawn().await;
     let existing = app.create_product(&product("EXIST")).await;
-    let mut client = app.ws("/ws/products").await;
+    let mut client = app.ws_as_admin("/ws/products").await;
     let mut watcher = app.ws("/ws/products").await;
     client.expect_event("products").await;
     watcher.expect_event("products").await;
@@ -158,7 +158,7 @@ async fn flooding_clients_are_told_and_throttled() {
         s.websocket.rate_burst = 5.0;
     })
     .await;
-    let mut client = app.ws("/ws/products").await;
+    let mut client = app.ws_as_admin("/ws/products").await;
     client.expect_event("products").await;
     for i in 0..20 {
         client

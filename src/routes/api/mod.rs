@@ -4,6 +4,7 @@ pub mod carts;
 pub mod messages;
 pub mod products;
 mod uploads;
+pub mod users;
 
 use serde::Serialize;
 

@@ -2,11 +2,13 @@
 //! partial update, delete, and image upload.
 
 use actix_multipart::Multipart;
+use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{success, uploads};
+use crate::auth;
 use crate::domain::{parse_id, NewProduct, Product, ProductPatch, ProductQuery, SortOrder, ValidationError};
 use crate::routes::{ask_store, ApiError};
 use crate::startup::AppState;
@@ -178,7 +180,21 @@ async fn get(state: web::Data<AppState>, pid: web::Path<String>) -> Result<HttpR
     Ok(HttpResponse::Ok().json(success(product)))
 }
 
-async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+/// Product writes need an admin once accounts exist.
+async fn authorize_write(state: &AppState, session: &Session) -> Result<(), ApiError> {
+    if !state.accounts.exist() {
+        return Ok(());
+    }
+    let viewer = auth::current_user(session, &state.store).await?;
+    auth::may_write_products(&state.accounts, viewer.as_ref())
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    authorize_write(&state, &session).await?;
     let product = NewProduct::parse(&body)?;
     let created = ask_store(&state.store, CreateProduct { product }).await?;
     Ok(HttpResponse::Created().json(success(created)))
@@ -186,16 +202,23 @@ async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<Ht
 
 async fn update(
     state: web::Data<AppState>,
+    session: Session,
     pid: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
+    authorize_write(&state, &session).await?;
     let id = parse_id("pid", &pid)?;
     let patch = ProductPatch::parse(&body)?;
     let updated = ask_store(&state.store, UpdateProduct { id, patch }).await?;
     Ok(HttpResponse::Ok().json(success(updated)))
 }
 
-async fn delete(state: web::Data<AppState>, pid: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn delete(
+    state: web::Data<AppState>,
+    session: Session,
+    pid: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize_write(&state, &session).await?;
     let id = parse_id("pid", &pid)?;
     ask_store(&state.store, DeleteProduct { id }).await?;
     Ok(HttpResponse::Ok().json(success(serde_json::json!({ "_id": id.to_hex() }))))
@@ -205,9 +228,11 @@ async fn delete(state: web::Data<AppState>, pid: web::Path<String>) -> Result<Ht
 /// the product's thumbnails (which broadcasts `product:updated`).
 async fn upload(
     state: web::Data<AppState>,
+    session: Session,
     pid: web::Path<String>,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    authorize_write(&state, &session).await?;
     let id = parse_id("pid", &pid)?;
     // Refuse before reading the body when the product does not exist.
     ask_store(&state.store, GetProduct { id }).await?;
