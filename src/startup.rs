@@ -78,7 +78,7 @@ impl Application {
 
         let chat_room = ChatRoom::new(store.clone(), settings.chat.clone()).start();
         let accounts = Arc::new(Accounts::default());
-        auth::prepare_accounts(&store, &accounts, &settings.users).await;
+        auth::prepare_accounts(store.clone(), accounts.clone(), settings.users.clone()).await;
         let key = session_key(&settings.session)?;
         let sessions = MemorySessionStore::default();
 

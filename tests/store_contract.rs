@@ -350,3 +350,71 @@ async fn carts_respect_stock_and_count_every_concurrent_add() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn users_have_unique_emails_and_read_back_identically() {
+    use ecommerce::domain::{Email, Role, StoredUser, User};
+    on_every_backend(|backend| async move {
+        let name = backend.name();
+        assert!(!backend.any_users().await.unwrap(), "{name}");
+        let user = |email: &str, role| StoredUser {
+            user: User {
+                id: Id::new(),
+                first_name: "Ana".into(),
+                last_name: "López".into(),
+                email: Email::parse("email", email).unwrap(),
+                age: 31,
+                role,
+                cart: Id::new(),
+            },
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        };
+        let ana = user("ana@example.com", Role::User);
+        let created = backend.create_user(ana.clone()).await.unwrap();
+        assert_eq!(created, ana.user);
+        assert!(backend.any_users().await.unwrap());
+        let admin = backend
+            .create_user(user("admin@example.com", Role::Admin))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                backend.create_user(user("ana@example.com", Role::User)).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+
+        let found = backend
+            .find_user_by_email(&ana.user.email)
+            .await
+            .unwrap()
+            .expect("found");
+        assert_eq!(found, ana, "{name}: the hash is stored and read back");
+        assert_eq!(backend.get_user(admin.id).await.unwrap().role, Role::Admin);
+        let listed: Vec<String> = backend
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.email.to_string())
+            .collect();
+        assert_eq!(listed, ["ana@example.com", "admin@example.com"]);
+
+        backend.delete_user(ana.user.id).await.unwrap();
+        assert_eq!(
+            backend.get_user(ana.user.id).await,
+            Err(StoreError::NotFound("user"))
+        );
+        assert_eq!(
+            backend.delete_user(ana.user.id).await,
+            Err(StoreError::NotFound("user"))
+        );
+        assert!(backend
+            .find_user_by_email(&ana.user.email)
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
+}

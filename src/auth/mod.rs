@@ -7,6 +7,8 @@ mod session_store;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Addr;
 use actix_session::Session;
@@ -209,16 +211,55 @@ pub async fn register(
 }
 
 /// At startup: learns whether accounts exist and creates the configured
-/// admin if there is no user with that e-mail yet.
-pub async fn prepare_accounts(store: &Addr<MongoStore>, accounts: &Accounts, settings: &UserSettings) {
-    match ask_store(store, AnyUsers {}).await {
-        Ok(true) => accounts.mark_existing(),
-        Ok(false) => {}
-        Err(error) => {
-            // Unknown: assume accounts exist, so writes stay protected.
-            log::warn!("could not tell whether accounts exist ({error}); product writes need an admin");
-            accounts.mark_existing();
+/// admin if there is no user with that e-mail yet. If the store cannot be
+/// reached, product writes stay protected and this retries in the
+/// background (1 s, doubling to 30 s) until it succeeds.
+pub async fn prepare_accounts(store: Addr<MongoStore>, accounts: Arc<Accounts>, settings: UserSettings) {
+    if !needs_retry(
+        try_prepare_accounts(&store, &accounts, &settings).await,
+        &accounts,
+    ) {
+        return;
+    }
+    actix::spawn(async move {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            log::warn!("store unreachable: accounts not checked yet, retrying in {delay:?}");
+            tokio::time::sleep(delay).await;
+            if !needs_retry(
+                try_prepare_accounts(&store, &accounts, &settings).await,
+                &accounts,
+            ) {
+                return;
+            }
+            delay = (delay * 2).min(Duration::from_secs(30));
         }
+    });
+}
+
+/// Whether an attempt failed because the store was unreachable.
+fn needs_retry(attempt: Result<(), ApiError>, accounts: &Accounts) -> bool {
+    match attempt {
+        Ok(()) => false,
+        Err(ApiError::Store(StoreError::Unavailable(_)) | ApiError::StoreStopped(_)) => {
+            // Unknown: assume accounts exist, so writes stay protected.
+            accounts.mark_existing();
+            true
+        }
+        Err(error) => {
+            log::error!("could not prepare accounts: {}", error.client_message());
+            false
+        }
+    }
+}
+
+async fn try_prepare_accounts(
+    store: &Addr<MongoStore>,
+    accounts: &Accounts,
+    settings: &UserSettings,
+) -> Result<(), ApiError> {
+    if ask_store(store, AnyUsers {}).await? {
+        accounts.mark_existing();
     }
     if settings.admin_email.trim().is_empty() {
         if !accounts.exist() {
@@ -226,31 +267,23 @@ pub async fn prepare_accounts(store: &Addr<MongoStore>, accounts: &Accounts, set
                 "no accounts and no ADMIN_EMAIL: product writes are open to anyone until a user registers"
             );
         }
-        return;
+        return Ok(());
     }
-    let seeded = async {
-        let email = Email::parse("ADMIN_EMAIL", &settings.admin_email)?;
-        if ask_store(store, FindUserByEmail { email: email.clone() })
-            .await?
-            .is_some()
-        {
-            return Ok(false);
-        }
-        let admin = NewUser {
-            first_name: "Admin".to_owned(),
-            last_name: "Admin".to_owned(),
-            email,
-            age: 0,
-            password: Password::parse(&settings.admin_password)?,
-        };
-        register(store, accounts, admin, Role::Admin).await.map(|_| true)
+    let email = Email::parse("ADMIN_EMAIL", &settings.admin_email)?;
+    if ask_store(store, FindUserByEmail { email: email.clone() })
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let admin = NewUser {
+        first_name: "Admin".to_owned(),
+        last_name: "Admin".to_owned(),
+        email,
+        age: 0,
+        password: Password::parse(&settings.admin_password)?,
     };
-    match seeded.await {
-        Ok(true) => log::info!("created the admin account {}", settings.admin_email),
-        Ok(false) => {}
-        Err(error) => log::error!(
-            "could not create the admin account {}: {error}",
-            settings.admin_email
-        ),
-    }
+    register(store, accounts, admin, Role::Admin).await?;
+    log::info!("created the admin account {}", settings.admin_email);
+    Ok(())
 }

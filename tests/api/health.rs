@@ -67,6 +67,7 @@ async fn the_server_recovers_when_mongodb_returns() {
         .port();
     let app = TestApp::spawn_with(|settings| {
         settings.store.mongodb_uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+        settings.users.login_attempts_per_email = 1000;
         settings.store.mongodb_timeout_ms = 500;
     })
     .await;
@@ -93,6 +94,22 @@ async fn the_server_recovers_when_mongodb_returns() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert_eq!(status, 200, "the server answers again once MongoDB is back");
+    // The admin is created once the store answers (retried in the background).
+    let mut login = 0;
+    for _ in 0..40 {
+        login = app
+            .log_in(
+                &app.client,
+                crate::helpers::ADMIN_EMAIL,
+                crate::helpers::ADMIN_PASSWORD,
+            )
+            .await;
+        if login == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(login, 200, "the admin can log in once MongoDB is back");
     let created = app.create_product(&crate::helpers::product("BACK")).await;
     assert_eq!(created["code"], "BACK");
 }

@@ -8,4 +8,5 @@ mod products;
 mod products_ws;
 mod restart;
 mod uploads;
+mod users;
 mod views;
