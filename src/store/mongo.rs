@@ -277,6 +277,22 @@ impl MongoBackend {
             .create_indexes([by_category, by_price])
             .await
             .map_err(map_error)?;
+        let unique_email = IndexModel::builder()
+            .keys(doc! { "email": 1 })
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("email_unique".to_owned())
+                    .build(),
+            )
+            .build();
+        self.users.create_index(unique_email).await.map_err(map_error)?;
+        // Public history pages: newest first among messages without `to`.
+        let public_history = IndexModel::builder().keys(doc! { "to": 1, "_id": -1 }).build();
+        self.messages
+            .create_index(public_history)
+            .await
+            .map_err(map_error)?;
         self.indexes_ready.store(true, Ordering::Release);
         Ok(())
     }
