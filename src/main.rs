@@ -1,9 +1,10 @@
 use ecommerce::configuration::Settings;
-use ecommerce::startup::Application;
+use ecommerce::startup::{raise_open_file_limit, Application};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    raise_open_file_limit();
     let settings = Settings::load()?;
     let application = Application::build(settings).await?;
     application.run_until_stopped().await?;

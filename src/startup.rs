@@ -43,6 +43,15 @@ fn session_key(settings: &SessionSettings) -> Result<Key, StartupError> {
         .map_err(|_| StartupError::SessionKey("SESSION_KEY must be at least 64 bytes".to_owned()))
 }
 
+/// Every WebSocket session holds a socket: raise the soft open-file limit
+/// to the hard one so the server is not capped at the usual 1024.
+pub fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => log::info!("open-file limit raised to {limit} (about that many sessions at most)"),
+        Err(error) => log::warn!("could not raise the open-file limit: {error}"),
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
