@@ -20,16 +20,19 @@ use crate::realtime::{ChatRoom, ProductFeed};
 use crate::routes::{self, error, views::Views};
 use crate::store::{self, MongoStore};
 
-/// Everything a request handler may need, shared by all workers.
+/// Everything a request handler may need. Each HTTP worker has its own
+/// copy with its own `MongoStore` actor (over the one shared backend), so a
+/// request and its store call stay on one thread; the rest is shared.
+#[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Addr<MongoStore>,
     pub store_name: &'static str,
     pub product_feed: Addr<ProductFeed>,
     pub chat_room: Addr<ChatRoom>,
-    pub views: Views,
+    pub views: Arc<Views>,
     pub accounts: Arc<Accounts>,
-    pub login_limiter: LoginLimiter,
+    pub login_limiter: Arc<LoginLimiter>,
 }
 
 /// The key that signs and encrypts session cookies: `SESSION_KEY`, or a
@@ -82,7 +85,8 @@ impl Application {
         // from the store: create the feed's context first to get its
         // address, then start both.
         let feed_context = Context::<ProductFeed>::new();
-        let store = MongoStore::new(backend, feed_context.address().recipient()).start();
+        let store_events = feed_context.address().recipient();
+        let store = MongoStore::new(backend.clone(), store_events.clone()).start();
         let product_feed = feed_context.run(ProductFeed::new(store.clone(), settings.catalog.snapshot_size));
 
         let chat_room = ChatRoom::new(store.clone(), settings.chat.clone()).start();
@@ -114,17 +118,22 @@ impl Application {
         let workers = settings.server.workers;
         let session_settings = settings.session.clone();
         let login_limiter = LoginLimiter::new(&settings.users);
-        let state = web::Data::new(AppState {
+        let shared = AppState {
             settings: Arc::new(settings),
             store,
             store_name,
             product_feed,
             chat_room,
-            views,
+            views: Arc::new(views),
             accounts,
-            login_limiter,
-        });
+            login_limiter: Arc::new(login_limiter),
+        };
         let mut server = HttpServer::new(move || {
+            // Runs once per worker thread: this worker's store actor.
+            let state = web::Data::new(AppState {
+                store: MongoStore::new(backend.clone(), store_events.clone()).start(),
+                ..shared.clone()
+            });
             let settings = &state.settings;
             let session_ttl = actix_web::cookie::time::Duration::minutes(session_settings.ttl_minutes);
             let session = SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -136,7 +145,13 @@ impl Application {
                 .build();
             App::new()
                 .wrap(session)
-                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/health"))
+                // WebSocket upgrades are excluded: their "response" lasts as
+                // long as the session and would hold the log state with it.
+                .wrap(
+                    middleware::Logger::new("%a \"%r\" %s %b %Dms")
+                        .exclude("/health")
+                        .exclude_regex("^/ws/"),
+                )
                 .app_data(state.clone())
                 .app_data(
                     web::JsonConfig::default()

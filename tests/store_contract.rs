@@ -418,3 +418,38 @@ async fn users_have_unique_emails_and_read_back_identically() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn listings_reflect_every_write_at_once() {
+    on_every_backend(|backend| async move {
+        let query = ProductQuery::first_page(10);
+        let product = create(&backend, "L1", 1.0, 1, "c").await;
+        assert_eq!(
+            backend.list_products(&query).await.unwrap().items,
+            vec![product.clone()]
+        );
+        // Read twice (a cached answer, where there is a cache), then change.
+        backend.list_products(&query).await.unwrap();
+        let patch = ProductPatch::parse(&json!({"price": 7})).unwrap();
+        let updated = backend.update_product(product.id, patch).await.unwrap();
+        assert_eq!(
+            backend.list_products(&query).await.unwrap().items,
+            vec![updated],
+            "{}",
+            backend.name()
+        );
+        let with_image = backend
+            .add_thumbnails(product.id, vec!["/uploads/x.png".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            backend.list_products(&query).await.unwrap().items,
+            vec![with_image]
+        );
+        let second = create(&backend, "L2", 2.0, 1, "c").await;
+        assert_eq!(backend.list_products(&query).await.unwrap().total, 2);
+        backend.delete_product(second.id).await.unwrap();
+        assert_eq!(backend.list_products(&query).await.unwrap().total, 1);
+    })
+    .await;
+}

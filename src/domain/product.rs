@@ -298,14 +298,14 @@ fn is_acceptable_url(url: &str) -> bool {
 }
 
 /// Order of a product listing; only price is sortable, as in the Node.js API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SortOrder {
     PriceAscending,
     PriceDescending,
 }
 
 /// A validated product listing request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProductQuery {
     /// Page size, 1..=max.
     pub limit: u32,

@@ -5,6 +5,7 @@
 //! errors and ordering. SQLite calls block, so every call runs on tokio's
 //! blocking pool, never on an actix event loop.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -74,6 +75,49 @@ const PRODUCT_COLUMNS: &str =
 
 pub struct EmbeddedBackend {
     connection: Arc<Mutex<Connection>>,
+    listings: ListingCache,
+}
+
+/// Product listings already read, by query. This process is the only
+/// writer of its database file, so it knows every change: each product
+/// write bumps the generation and empties the cache. A read that raced a
+/// write (generation moved while it ran) is not cached.
+#[derive(Default)]
+struct ListingCache {
+    entries: Mutex<(u64, HashMap<ProductQuery, Page<Product>>)>,
+}
+
+/// Distinct listings kept; past this the cache starts over.
+const LISTING_CACHE_ENTRIES: usize = 512;
+
+impl ListingCache {
+    fn lock(&self) -> MutexGuard<'_, (u64, HashMap<ProductQuery, Page<Product>>)> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The cached page, or the generation to pass to `insert` after reading.
+    fn get(&self, query: &ProductQuery) -> Result<Page<Product>, u64> {
+        let entries = self.lock();
+        entries.1.get(query).cloned().ok_or(entries.0)
+    }
+
+    fn insert(&self, generation: u64, query: ProductQuery, page: &Page<Product>) {
+        let mut entries = self.lock();
+        if entries.0 == generation {
+            if entries.1.len() >= LISTING_CACHE_ENTRIES {
+                entries.1.clear();
+            }
+            entries.1.insert(query, page.clone());
+        }
+    }
+
+    fn invalidate(&self) {
+        let mut entries = self.lock();
+        entries.0 += 1;
+        entries.1.clear();
+    }
 }
 
 impl EmbeddedBackend {
@@ -97,7 +141,53 @@ impl EmbeddedBackend {
         connection.execute_batch(SCHEMA).map_err(map_error)?;
         Ok(EmbeddedBackend {
             connection: Arc::new(Mutex::new(connection)),
+            listings: ListingCache::default(),
         })
+    }
+
+    /// Reads one page of a listing and the total it matches.
+    async fn read_listing(&self, query: ProductQuery) -> Result<Page<Product>, StoreError> {
+        self.run(move |c| {
+            let (filter, mut values) = listing_filter(&query);
+            let total: u64 = c
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM products {filter}"),
+                    rusqlite::params_from_iter(values.iter()),
+                    |row| row.get(0),
+                )
+                .map_err(map_error)?;
+            let order = match query.sort {
+                None => "id ASC",
+                Some(SortOrder::PriceAscending) => "price ASC, id ASC",
+                Some(SortOrder::PriceDescending) => "price DESC, id ASC",
+            };
+            values.push(i64::from(query.limit).into());
+            values.push(i64::try_from(query.offset()).unwrap_or(i64::MAX).into());
+            let sql = format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+                values.len() - 1,
+                values.len()
+            );
+            let mut statement = c.prepare_cached(&sql).map_err(map_error)?;
+            let items = statement
+                .query_map(rusqlite::params_from_iter(values.iter()), product_from_row)
+                .and_then(Iterator::collect)
+                .map_err(map_error)?;
+            Ok(Page { items, total })
+        })
+        .await
+    }
+
+    /// Like `run`, for work that changes products: the listing cache is
+    /// emptied once it is done.
+    async fn run_product_write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let result = self.run(work).await;
+        self.listings.invalidate();
+        result
     }
 
     /// Runs `work` with the connection on the blocking pool.
@@ -361,36 +451,13 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn list_products(&self, query: &ProductQuery) -> Result<Page<Product>, StoreError> {
-        let query = query.clone();
-        self.run(move |c| {
-            let (filter, mut values) = listing_filter(&query);
-            let total: u64 = c
-                .query_row(
-                    &format!("SELECT COUNT(*) FROM products {filter}"),
-                    rusqlite::params_from_iter(values.iter()),
-                    |row| row.get(0),
-                )
-                .map_err(map_error)?;
-            let order = match query.sort {
-                None => "id ASC",
-                Some(SortOrder::PriceAscending) => "price ASC, id ASC",
-                Some(SortOrder::PriceDescending) => "price DESC, id ASC",
-            };
-            values.push(i64::from(query.limit).into());
-            values.push(i64::try_from(query.offset()).unwrap_or(i64::MAX).into());
-            let sql = format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
-                values.len() - 1,
-                values.len()
-            );
-            let mut statement = c.prepare_cached(&sql).map_err(map_error)?;
-            let items = statement
-                .query_map(rusqlite::params_from_iter(values.iter()), product_from_row)
-                .and_then(Iterator::collect)
-                .map_err(map_error)?;
-            Ok(Page { items, total })
-        })
-        .await
+        let generation = match self.listings.get(query) {
+            Ok(page) => return Ok(page),
+            Err(generation) => generation,
+        };
+        let read = self.read_listing(query.clone()).await?;
+        self.listings.insert(generation, query.clone(), &read);
+        Ok(read)
     }
 
     async fn newest_products(&self, limit: u32) -> Result<Vec<Product>, StoreError> {
@@ -413,7 +480,7 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn create_product(&self, product: Product) -> Result<Product, StoreError> {
-        self.run(move |c| {
+        self.run_product_write(move |c| {
             write_product(c, &product, true)?;
             Ok(product)
         })
@@ -421,7 +488,7 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn update_product(&self, id: Id, patch: ProductPatch) -> Result<Product, StoreError> {
-        self.run(move |c| {
+        self.run_product_write(move |c| {
             let transaction = c.transaction().map_err(map_error)?;
             let mut product = fetch_product(&transaction, id)?;
             patch.apply(&mut product, crate::domain::now());
@@ -433,7 +500,7 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn delete_product(&self, id: Id) -> Result<(), StoreError> {
-        self.run(move |c| {
+        self.run_product_write(move |c| {
             match c
                 .execute("DELETE FROM products WHERE id = ?1", [id.to_hex()])
                 .map_err(map_error)?
@@ -446,7 +513,7 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError> {
-        self.run(move |c| {
+        self.run_product_write(move |c| {
             let transaction = c.transaction().map_err(map_error)?;
             let mut product = fetch_product(&transaction, id)?;
             product.thumbnails.extend(urls);

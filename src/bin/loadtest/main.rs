@@ -88,7 +88,9 @@ async fn main() -> anyhow::Result<()> {
 
     // Products: make the product the updates will change, before connecting.
     let updater = match args.scenario {
-        Scenario::Products => Some(report::ProductUpdater::prepare(server, &args.admin_email, &args.admin_password).await?),
+        Scenario::Products => {
+            Some(report::ProductUpdater::prepare(server, &args.admin_email, &args.admin_password).await?)
+        }
         Scenario::Chat => None,
     };
 
@@ -99,7 +101,12 @@ async fn main() -> anyhow::Result<()> {
     let connect_interval = Duration::from_secs_f64(1.0 / args.connect_rate.max(1.0));
     let mut progress = Instant::now();
     for index in 0..args.sessions {
-        let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % args.source_ips.max(1) as usize) as u8));
+        let source = IpAddr::V4(Ipv4Addr::new(
+            127,
+            0,
+            0,
+            1 + (index % args.source_ips.max(1) as usize) as u8,
+        ));
         let sends = args.scenario == Scenario::Chat && index < args.senders;
         let plan = SessionPlan {
             index,
@@ -156,9 +163,12 @@ async fn main() -> anyhow::Result<()> {
         let _ = updates.await;
     }
     // Drain: wait (up to 10 s) for every expected delivery.
-    let expected = |stats: &Stats| Stats::get(&stats.sent) * (joined - Stats::get(&stats.dropped).min(joined));
+    let expected =
+        |stats: &Stats| Stats::get(&stats.sent) * (joined - Stats::get(&stats.dropped).min(joined));
     let drain = Instant::now();
-    while Stats::get(&stats.deliveries) - deliveries_before < expected(&stats) && drain.elapsed() < Duration::from_secs(10) {
+    while Stats::get(&stats.deliveries) - deliveries_before < expected(&stats)
+        && drain.elapsed() < Duration::from_secs(10)
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let window_seconds = window.elapsed().as_secs_f64();

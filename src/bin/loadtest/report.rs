@@ -47,16 +47,31 @@ impl Report {
         let row = |name: &str, value: String| println!("  {name:<34} {value}");
         let opt = |value: Option<String>| value.unwrap_or_else(|| "n/a (give --server-pid)".to_owned());
         println!("loadtest summary ({})", self.scenario);
-        row("sessions requested / joined", format!("{} / {}", self.sessions_requested, self.sessions_joined));
+        row(
+            "sessions requested / joined",
+            format!("{} / {}", self.sessions_requested, self.sessions_joined),
+        );
         row(
             &format!("sessions held (after {} s hold)", self.hold_seconds),
             format!("{} (dropped {})", self.sessions_held, self.dropped),
         );
         row("connect failures", self.connect_failures.to_string());
-        row("connect + join", format!("{:.1} s, {:.0} sessions/s", self.connect_seconds, self.connect_rate));
+        row(
+            "connect + join",
+            format!(
+                "{:.1} s, {:.0} sessions/s",
+                self.connect_seconds, self.connect_rate
+            ),
+        );
         row("messages sent", self.messages_sent.to_string());
-        row("deliveries / expected", format!("{} / {}", self.deliveries, self.deliveries_expected));
-        row("deliveries per second", format!("{:.0}", self.deliveries_per_second));
+        row(
+            "deliveries / expected",
+            format!("{} / {}", self.deliveries, self.deliveries_expected),
+        );
+        row(
+            "deliveries per second",
+            format!("{:.0}", self.deliveries_per_second),
+        );
         row(
             "fan-out latency p50 / p99 / max",
             self.latency_ms
@@ -64,7 +79,10 @@ impl Report {
                 .unwrap_or_else(|| "n/a".to_owned()),
         );
         if self.scenario == "chat" {
-            row("presence:diff frames per session", format!("{:.2}", self.presence_frames_per_session));
+            row(
+                "presence:diff frames per session",
+                format!("{:.2}", self.presence_frames_per_session),
+            );
         }
         row("error events", self.error_events.to_string());
         row(
@@ -74,10 +92,15 @@ impl Report {
                 .zip(self.server_rss_connected_kib)
                 .map(|(a, b)| format!("{:.1} / {:.1} MiB", a as f64 / 1024.0, b as f64 / 1024.0))),
         );
-        row("server RSS per session", opt(self.rss_per_session_kib().map(|k| format!("{k:.2} KiB"))));
+        row(
+            "server RSS per session",
+            opt(self.rss_per_session_kib().map(|k| format!("{k:.2} KiB"))),
+        );
         row(
             "server CPU per delivered frame",
-            opt(self.server_cpu_ns_per_delivery.map(|ns| format!("{:.2} µs", ns / 1000.0))),
+            opt(self
+                .server_cpu_ns_per_delivery
+                .map(|ns| format!("{:.2} µs", ns / 1000.0))),
         );
         for error in &self.first_errors {
             row("error", error.clone());
@@ -104,7 +127,11 @@ impl ProductUpdater {
                 .json(&json!({ "email": email, "password": password }))
                 .send()
                 .await?;
-            anyhow::ensure!(login.status().is_success(), "admin login failed: {}", login.status());
+            anyhow::ensure!(
+                login.status().is_success(),
+                "admin login failed: {}",
+                login.status()
+            );
         }
         let body = json!({
             "title": "Load test product",
@@ -114,12 +141,22 @@ impl ProductUpdater {
             "stock": 1,
             "category": "loadtest",
         });
-        let created: Value = client.post(format!("{base}/api/products")).json(&body).send().await?.json().await?;
+        let created: Value = client
+            .post(format!("{base}/api/products"))
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
         let product = created["payload"]["_id"]
             .as_str()
             .ok_or_else(|| anyhow::anyhow!("could not create the product to update: {created}"))?
             .to_owned();
-        Ok(ProductUpdater { client, base, product })
+        Ok(ProductUpdater {
+            client,
+            base,
+            product,
+        })
     }
 
     pub async fn run(&self, rate: f64, seconds: u64, stats: &Stats) {

@@ -61,7 +61,11 @@ pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
         Scenario::Products => "/ws/products",
     };
     let connected = async {
-        let socket = if plan.server.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if plan.server.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
         socket.bind(SocketAddr::new(plan.source, 0))?;
         let stream = socket.connect(plan.server).await?;
         stream.set_nodelay(true)?;
@@ -82,7 +86,10 @@ pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
     };
     Stats::count(&stats.connected);
     if plan.scenario == Scenario::Chat {
-        let join = format!(r#"{{"event":"join","data":{{"user":"load{:06}@load.test"}}}}"#, plan.index);
+        let join = format!(
+            r#"{{"event":"join","data":{{"user":"load{:06}@load.test"}}}}"#,
+            plan.index
+        );
         if socket.send(Message::text(join)).await.is_err() {
             Stats::count(&stats.dropped);
             return;

@@ -86,7 +86,10 @@ impl Stats {
 /// Wall-clock nanoseconds: stamps cross from sender to receivers, all on
 /// this machine.
 pub fn now_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
 }
 
 /// The server process, observed through `/proc`.
