@@ -4,6 +4,7 @@ mod carts;
 mod chat;
 mod health;
 mod helpers;
+mod loadtest;
 mod products;
 mod products_ws;
 mod restart;
