@@ -1,5 +1,6 @@
 //! Black-box tests: the real app on port 0, over HTTP and WebSocket.
 
+mod browser;
 mod carts;
 mod chat;
 mod health;
