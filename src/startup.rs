@@ -166,6 +166,8 @@ impl Application {
                         .configure(routes::api::messages::configure)
                         .configure(routes::api::carts::configure)
                         .configure(routes::api::users::configure)
+                        .route("/openapi.json", web::get().to(routes::openapi::openapi_json))
+                        .route("/docs", web::get().to(routes::views::api_docs))
                         .default_service(web::to(error::api_not_found)),
                 )
                 .route("/ws/products", web::get().to(routes::ws::products))

@@ -7,6 +7,8 @@ use crate::routes::ask_store;
 use crate::startup::AppState;
 use crate::store::Ping;
 
+/// Whether the server and its store answer.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = crate::routes::openapi::Health), (status = 503, body = crate::routes::openapi::ErrorResponse)))]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store_name;
     match ask_store(&state.store, Ping {}).await {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod error;
 pub mod health;
+pub mod openapi;
 pub mod views;
 pub mod ws;
 

@@ -371,6 +371,15 @@ async fn every_page_renders_in_the_browser() {
     )
     .await;
 
+    browser.goto(&app.url("/api/docs")).await.expect("api docs");
+    wait_until(
+        &browser,
+        "the rendered operations",
+        "document.querySelectorAll('.operation').length > 20",
+    )
+    .await;
+    screenshot(&browser, "api-docs").await;
+
     browser.goto(&app.url("/profile")).await.expect("profile");
     wait_until(
         &browser,

@@ -34,17 +34,24 @@ fn optional_json(body: &web::Bytes) -> Result<Option<Value>, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+#[utoipa::path(post, path = "/api/carts", tag = "carts", responses((status = 201, body = crate::routes::openapi::CartResponse)))]
 async fn create(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let cart = ask_store(&state.store, CreateCart {}).await?;
     Ok(HttpResponse::Created().json(success(cart)))
 }
 
+#[utoipa::path(get, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
+    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
 async fn get(state: web::Data<AppState>, cid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("cid", &cid)?;
     let cart = ask_store(&state.store, GetCart { id }).await?;
     Ok(HttpResponse::Ok().json(success(cart)))
 }
 
+/// Adds 1, or `quantity`; increments an existing line; never past the stock.
+#[utoipa::path(post, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
+    request_body(content = Option<crate::routes::openapi::QuantityBody>),
+    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse, description = "Not enough stock")))]
 async fn add(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -64,6 +71,10 @@ async fn add(
     Ok(HttpResponse::Ok().json(success(cart)))
 }
 
+/// Sets the line's quantity (adds the line if absent).
+#[utoipa::path(put, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
+    request_body = crate::routes::openapi::QuantityBody,
+    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse)))]
 async fn set_quantity(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -86,6 +97,10 @@ async fn set_quantity(
     Ok(HttpResponse::Ok().json(success(cart)))
 }
 
+/// Replaces every line.
+#[utoipa::path(put, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
+    request_body = crate::routes::openapi::CartItemsBody,
+    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse)))]
 async fn replace(
     state: web::Data<AppState>,
     cid: web::Path<String>,
@@ -97,6 +112,8 @@ async fn replace(
     Ok(HttpResponse::Ok().json(success(cart)))
 }
 
+#[utoipa::path(delete, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
+    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
 async fn remove(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -106,6 +123,9 @@ async fn remove(
     Ok(HttpResponse::Ok().json(success(cart)))
 }
 
+/// Empties the cart (it remains).
+#[utoipa::path(delete, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
+    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
 async fn clear(state: web::Data<AppState>, cid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let cart = parse_id("cid", &cid)?;
     let cart = ask_store(&state.store, ClearCart { cart }).await?;

@@ -24,6 +24,10 @@ struct HistoryParams {
 
 /// `GET /api/messages?limit=50&before=<id>`: public messages, oldest first;
 /// pass the first one's `_id` as `before` for the page before it.
+#[utoipa::path(get, path = "/api/messages", tag = "messages",
+    params(("limit" = Option<u32>, Query, description = "Default 50, at most 100"),
+        ("before" = Option<String>, Query, description = "Only messages older than this id")),
+    responses((status = 200, body = crate::routes::openapi::MessagesResponse), (status = 400, body = crate::routes::openapi::ErrorResponse)))]
 async fn list(
     state: web::Data<AppState>,
     params: web::Query<HistoryParams>,
@@ -48,6 +52,9 @@ async fn list(
 }
 
 /// `POST /api/messages` `{user, message, to}`: 201 with the stored message.
+/// Stores the message, then broadcasts it on `/ws/chat` like a socket message.
+#[utoipa::path(post, path = "/api/messages", tag = "messages", request_body = crate::routes::openapi::NewMessage,
+    responses((status = 201, body = crate::routes::openapi::MessageResponse), (status = 400, body = crate::routes::openapi::ErrorResponse)))]
 async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let user = match body.get("user").and_then(Value::as_str) {
         Some(raw) => Email::parse("user", raw)?,

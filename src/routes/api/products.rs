@@ -158,6 +158,18 @@ pub fn page_link(request: &HttpRequest, base_url: &str, target: u32) -> String {
     format!("{}{}?{}", base_url.trim_end_matches('/'), request.path(), query)
 }
 
+/// A page of products: filter, sort by price, paginate.
+#[utoipa::path(get, path = "/api/products", tag = "products",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size, default 10, capped at 100"),
+        ("page" = Option<u32>, Query, description = "From 1"),
+        ("sort" = Option<String>, Query, description = "asc or desc, by price"),
+        ("query" = Option<String>, Query, description = "A category, or available/unavailable"),
+        ("category" = Option<String>, Query, description = "Exact category"),
+        ("available" = Option<bool>, Query, description = "In stock or not"),
+        ("q" = Option<String>, Query, description = "Title contains (case-insensitive)"),
+    ),
+    responses((status = 200, body = crate::routes::openapi::ProductPageResponse), (status = 400, body = crate::routes::openapi::ErrorResponse)))]
 async fn list(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -174,6 +186,10 @@ async fn list(
     )))
 }
 
+/// One product.
+#[utoipa::path(get, path = "/api/products/{pid}", tag = "products",
+    params(("pid" = String, Path, description = "24-hex id")),
+    responses((status = 200, body = crate::routes::openapi::ProductResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
 async fn get(state: web::Data<AppState>, pid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("pid", &pid)?;
     let product = ask_store(&state.store, GetProduct { id }).await?;
@@ -189,6 +205,11 @@ async fn authorize_write(state: &AppState, session: &Session) -> Result<(), ApiE
     auth::may_write_products(&state.accounts, viewer.as_ref())
 }
 
+/// Creates a product (admin); broadcasts `product:created`.
+#[utoipa::path(post, path = "/api/products", tag = "products",
+    request_body = crate::routes::openapi::NewProduct,
+    responses((status = 201, body = crate::routes::openapi::ProductResponse), (status = 400, body = crate::routes::openapi::ErrorResponse),
+        (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse, description = "Duplicate code")))]
 async fn create(
     state: web::Data<AppState>,
     session: Session,
@@ -200,6 +221,11 @@ async fn create(
     Ok(HttpResponse::Created().json(success(created)))
 }
 
+/// Changes the given fields (admin); broadcasts `product:updated`.
+#[utoipa::path(put, path = "/api/products/{pid}", tag = "products",
+    params(("pid" = String, Path)), request_body = crate::routes::openapi::ProductPatch,
+    responses((status = 200, body = crate::routes::openapi::ProductResponse), (status = 400, body = crate::routes::openapi::ErrorResponse),
+        (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse)))]
 async fn update(
     state: web::Data<AppState>,
     session: Session,
@@ -213,6 +239,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(success(updated)))
 }
 
+/// Deletes a product (admin); broadcasts `product:deleted`.
+#[utoipa::path(delete, path = "/api/products/{pid}", tag = "products", params(("pid" = String, Path)),
+    responses((status = 200, body = crate::routes::openapi::DeletedResponse), (status = 400, body = crate::routes::openapi::ErrorResponse),
+        (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
 async fn delete(
     state: web::Data<AppState>,
     session: Session,
@@ -226,6 +256,12 @@ async fn delete(
 
 /// Saves the uploaded images under `UPLOADS_DIR` and appends their URLs to
 /// the product's thumbnails (which broadcasts `product:updated`).
+/// Uploads image files (multipart; PNG, JPEG, GIF, WebP) and appends their URLs to `thumbnails` (admin).
+#[utoipa::path(post, path = "/api/products/{pid}/upload", tag = "products", params(("pid" = String, Path)),
+    request_body(content_type = "multipart/form-data", description = "One or more image files, any field name"),
+    responses((status = 200, body = crate::routes::openapi::ProductResponse), (status = 400, body = crate::routes::openapi::ErrorResponse),
+        (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse),
+        (status = 413, body = crate::routes::openapi::ErrorResponse), (status = 415, body = crate::routes::openapi::ErrorResponse)))]
 async fn upload(
     state: web::Data<AppState>,
     session: Session,

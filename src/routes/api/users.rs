@@ -21,18 +21,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/sessions/current").get(current));
 }
 
+/// Every user (admin).
+#[utoipa::path(get, path = "/api/users", tag = "users",
+    responses((status = 200, body = crate::routes::openapi::UsersResponse), (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse)))]
 async fn list(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, ApiError> {
     auth::require_admin(&session, &state.store).await?;
     let users = ask_store(&state.store, ListUsers {}).await?;
     Ok(HttpResponse::Ok().json(success(users)))
 }
 
+/// Registers a user (role `user`) with a cart of their own.
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = crate::routes::openapi::Registration,
+    responses((status = 201, body = crate::routes::openapi::UserResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse)))]
 async fn register(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let new_user = NewUser::parse(&body)?;
     let user = auth::register(&state.store, &state.accounts, new_user, Role::User).await?;
     Ok(HttpResponse::Created().json(success(user)))
 }
 
+/// Deletes a user (admin).
+#[utoipa::path(delete, path = "/api/users/{uid}", tag = "users", params(("uid" = String, Path)),
+    responses((status = 200, body = crate::routes::openapi::DeletedResponse), (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
 async fn delete(
     state: web::Data<AppState>,
     session: Session,
@@ -50,6 +59,9 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// Checks the credentials and sets the `ecommerce_session` cookie.
+#[utoipa::path(post, path = "/api/sessions/login", tag = "users", request_body = crate::routes::openapi::Credentials,
+    responses((status = 200, body = crate::routes::openapi::UserResponse), (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 429, body = crate::routes::openapi::ErrorResponse)))]
 async fn login(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -69,11 +81,16 @@ async fn login(
     Ok(HttpResponse::Ok().json(success(user)))
 }
 
+/// Ends the session; the cookie stops working.
+#[utoipa::path(post, path = "/api/sessions/logout", tag = "users", responses((status = 200)))]
 async fn logout(session: Session) -> HttpResponse {
     auth::log_out(&session);
     HttpResponse::Ok().json(success(Value::Null))
 }
 
+/// The logged-in user.
+#[utoipa::path(get, path = "/api/sessions/current", tag = "users",
+    responses((status = 200, body = crate::routes::openapi::UserResponse), (status = 401, body = crate::routes::openapi::ErrorResponse)))]
 async fn current(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, ApiError> {
     let user = auth::require_user(&session, &state.store).await?;
     Ok(HttpResponse::Ok().json(success(user)))

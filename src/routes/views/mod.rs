@@ -15,7 +15,7 @@ use handlebars::{DirectorySourceOptions, Handlebars};
 use serde_json::{json, Value};
 
 pub use account::{login_form, login_submit, logout, profile, register_form, register_submit};
-pub use shop::{cart, catalog, chat, home, product, realtime_products};
+pub use shop::{api_docs, cart, catalog, chat, home, product, realtime_products};
 
 use crate::auth;
 use crate::domain::User;

@@ -116,3 +116,9 @@ pub async fn chat(state: web::Data<AppState>, session: Session) -> HttpResponse 
     let data = json!({ "maxMessageChars": state.settings.chat.max_message_chars });
     state.views.page(viewer.as_ref(), "chat", "Chat", data)
 }
+
+/// `/api/docs`: the OpenAPI description (`/api/openapi.json`), rendered.
+pub async fn api_docs(state: web::Data<AppState>, session: Session) -> HttpResponse {
+    let viewer = viewer(&state, &session).await;
+    state.views.page(viewer.as_ref(), "apiDocs", "API", json!({}))
+}
