@@ -211,3 +211,41 @@ async fn silent_clients_are_dropped_after_the_heartbeat_timeout() {
     }
     assert!(closed, "the server closed the silent session");
 }
+
+/// A client that stops reading is closed (1008) once its bounded queue is
+/// full, instead of the server buffering frames for it without end.
+#[actix_web::test]
+async fn a_client_that_stops_reading_is_closed_not_buffered() {
+    let app = TestApp::spawn_with(|s| s.websocket.outbound_queue = 8).await;
+    let created = app.create_product(&product("SLOW")).await;
+    let path = format!("/api/products/{}", created["_id"].as_str().unwrap());
+    let mut slow = app.ws("/ws/products").await;
+    // ~9 KB per update: enough updates to fill the socket buffers between
+    // server and client, then the session's queue.
+    let filler = "x".repeat(9_000);
+    let updates = 1_500;
+    for i in 0..updates {
+        let (status, _) = app
+            .put_json(&path, &json!({ "description": format!("{i} {filler}") }))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let mut received = 0;
+    let close = loop {
+        match slow.next_message(Duration::from_secs(10)).await {
+            Some(Message::Text(_)) => received += 1,
+            Some(Message::Close(frame)) => break frame,
+            Some(_) => {}
+            None => panic!("the connection ended without a close frame after {received} frames"),
+        }
+    };
+    assert_eq!(
+        close.map(|frame| frame.code),
+        Some(CloseCode::Policy),
+        "closed for being too slow"
+    );
+    assert!(
+        received < updates,
+        "the slow client got {received} of {updates} updates: it was cut off"
+    );
+}
