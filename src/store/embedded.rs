@@ -316,6 +316,22 @@ fn fetch_product(connection: &Connection, id: Id) -> Result<Product, StoreError>
         .ok_or(StoreError::NotFound("product"))
 }
 
+/// Deletes the row with this id from `table`; `NotFound(entity)` if none.
+fn delete_by_id(
+    connection: &Connection,
+    table: &str,
+    id: Id,
+    entity: &'static str,
+) -> Result<(), StoreError> {
+    let deleted = connection
+        .execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id.to_hex()])
+        .map_err(map_error)?;
+    match deleted {
+        0 => Err(StoreError::NotFound(entity)),
+        _ => Ok(()),
+    }
+}
+
 fn require_cart(connection: &Connection, cart: Id) -> Result<(), StoreError> {
     connection
         .query_row("SELECT 1 FROM carts WHERE id = ?1", [cart.to_hex()], |_| Ok(()))
@@ -500,16 +516,8 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn delete_product(&self, id: Id) -> Result<(), StoreError> {
-        self.run_product_write(move |c| {
-            match c
-                .execute("DELETE FROM products WHERE id = ?1", [id.to_hex()])
-                .map_err(map_error)?
-            {
-                0 => Err(StoreError::NotFound("product")),
-                _ => Ok(()),
-            }
-        })
-        .await
+        self.run_product_write(move |c| delete_by_id(c, "products", id, "product"))
+            .await
     }
 
     async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError> {
@@ -699,16 +707,7 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn delete_user(&self, id: Id) -> Result<(), StoreError> {
-        self.run(move |c| {
-            match c
-                .execute("DELETE FROM users WHERE id = ?1", [id.to_hex()])
-                .map_err(map_error)?
-            {
-                0 => Err(StoreError::NotFound("user")),
-                _ => Ok(()),
-            }
-        })
-        .await
+        self.run(move |c| delete_by_id(c, "users", id, "user")).await
     }
 
     async fn any_users(&self) -> Result<bool, StoreError> {

@@ -209,6 +209,14 @@ fn from_bson_date(time: bson::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or_default()
 }
 
+/// An ascending unique index on one field.
+fn unique_index(field: &str, name: &str) -> IndexModel {
+    IndexModel::builder()
+        .keys(doc! { field: 1 })
+        .options(IndexOptions::builder().unique(true).name(name.to_owned()).build())
+        .build()
+}
+
 fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     match error.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
@@ -259,15 +267,7 @@ impl MongoBackend {
         if self.indexes_ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        let unique_code = IndexModel::builder()
-            .keys(doc! { "code": 1 })
-            .options(
-                IndexOptions::builder()
-                    .unique(true)
-                    .name("code_unique".to_owned())
-                    .build(),
-            )
-            .build();
+        let unique_code = unique_index("code", "code_unique");
         self.products.create_index(unique_code).await.map_err(map_error)?;
         let by_category = IndexModel::builder()
             .keys(doc! { "category": 1, "_id": 1 })
@@ -277,15 +277,7 @@ impl MongoBackend {
             .create_indexes([by_category, by_price])
             .await
             .map_err(map_error)?;
-        let unique_email = IndexModel::builder()
-            .keys(doc! { "email": 1 })
-            .options(
-                IndexOptions::builder()
-                    .unique(true)
-                    .name("email_unique".to_owned())
-                    .build(),
-            )
-            .build();
+        let unique_email = unique_index("email", "email_unique");
         self.users.create_index(unique_email).await.map_err(map_error)?;
         // Public history pages: newest first among messages without `to`.
         let public_history = IndexModel::builder().keys(doc! { "to": 1, "_id": -1 }).build();
