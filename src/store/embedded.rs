@@ -378,6 +378,27 @@ fn quantity_in_cart(connection: &Connection, cart: Id, product: Id) -> Result<u6
         .unwrap_or(0))
 }
 
+/// In one transaction: sets a product's line to `wanted(current quantity)`
+/// (0 when absent) unless that exceeds the product's stock.
+fn change_line(
+    connection: &mut Connection,
+    cart: Id,
+    product: Id,
+    wanted: impl FnOnce(u64) -> u64,
+) -> Result<Cart, StoreError> {
+    let transaction = connection.transaction().map_err(map_error)?;
+    require_cart(&transaction, cart)?;
+    let stocked = fetch_product(&transaction, product)?;
+    let wanted = wanted(quantity_in_cart(&transaction, cart, product)?);
+    if wanted > u64::from(stocked.stock) {
+        return Err(stock_exceeded(&stocked, wanted));
+    }
+    put_line(&transaction, cart, product, wanted)?;
+    let result = read_cart(&transaction, cart)?;
+    transaction.commit().map_err(map_error)?;
+    Ok(result)
+}
+
 /// Sets a line's quantity, appending the line if it is new.
 fn put_line(connection: &Connection, cart: Id, product: Id, quantity: u64) -> Result<(), StoreError> {
     connection
@@ -554,37 +575,14 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn add_to_cart(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError> {
-        self.run(move |c| {
-            let transaction = c.transaction().map_err(map_error)?;
-            require_cart(&transaction, cart)?;
-            let stocked = fetch_product(&transaction, product)?;
-            let wanted = quantity_in_cart(&transaction, cart, product)? + u64::from(quantity.get());
-            if wanted > u64::from(stocked.stock) {
-                return Err(stock_exceeded(&stocked, wanted));
-            }
-            put_line(&transaction, cart, product, wanted)?;
-            let result = read_cart(&transaction, cart)?;
-            transaction.commit().map_err(map_error)?;
-            Ok(result)
-        })
-        .await
+        let adding = u64::from(quantity.get());
+        self.run(move |c| change_line(c, cart, product, |current| current + adding))
+            .await
     }
 
     async fn set_cart_quantity(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError> {
-        self.run(move |c| {
-            let transaction = c.transaction().map_err(map_error)?;
-            require_cart(&transaction, cart)?;
-            let stocked = fetch_product(&transaction, product)?;
-            let wanted = u64::from(quantity.get());
-            if wanted > u64::from(stocked.stock) {
-                return Err(stock_exceeded(&stocked, wanted));
-            }
-            put_line(&transaction, cart, product, wanted)?;
-            let result = read_cart(&transaction, cart)?;
-            transaction.commit().map_err(map_error)?;
-            Ok(result)
-        })
-        .await
+        let wanted = u64::from(quantity.get());
+        self.run(move |c| change_line(c, cart, product, |_| wanted)).await
     }
 
     async fn replace_cart(&self, cart: Id, items: CartItems) -> Result<Cart, StoreError> {
