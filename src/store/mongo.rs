@@ -209,6 +209,22 @@ fn from_bson_date(time: bson::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or_default()
 }
 
+/// Deletes the document with this `_id`; `NotFound(entity)` if none.
+async fn delete_by_id<T: Send + Sync>(
+    collection: &Collection<T>,
+    id: Id,
+    entity: &'static str,
+) -> Result<(), StoreError> {
+    let result = collection
+        .delete_one(doc! { "_id": id })
+        .await
+        .map_err(map_error)?;
+    match result.deleted_count {
+        0 => Err(StoreError::NotFound(entity)),
+        _ => Ok(()),
+    }
+}
+
 /// An ascending unique index on one field.
 fn unique_index(field: &str, name: &str) -> IndexModel {
     IndexModel::builder()
@@ -504,15 +520,7 @@ impl Backend for MongoBackend {
     }
 
     async fn delete_product(&self, id: Id) -> Result<(), StoreError> {
-        let result = self
-            .products
-            .delete_one(doc! { "_id": id })
-            .await
-            .map_err(map_error)?;
-        match result.deleted_count {
-            0 => Err(StoreError::NotFound("product")),
-            _ => Ok(()),
-        }
+        delete_by_id(&self.products, id, "product").await
     }
 
     async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError> {
@@ -713,15 +721,7 @@ impl Backend for MongoBackend {
     }
 
     async fn delete_user(&self, id: Id) -> Result<(), StoreError> {
-        let result = self
-            .users
-            .delete_one(doc! { "_id": id })
-            .await
-            .map_err(map_error)?;
-        match result.deleted_count {
-            0 => Err(StoreError::NotFound("user")),
-            _ => Ok(()),
-        }
+        delete_by_id(&self.users, id, "user").await
     }
 
     async fn any_users(&self) -> Result<bool, StoreError> {
