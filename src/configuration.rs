@@ -173,3 +173,30 @@ impl WebSocketSettings {
         Duration::from_millis(self.client_timeout_ms)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The only test that reads the environment, so setting variables here
+    /// races with nothing.
+    #[test]
+    fn environment_overrides_the_defaults() {
+        std::env::set_var("PORT", "9191");
+        std::env::set_var("MONGODB_URI", "mongodb://db.example:27017");
+        std::env::set_var("APP__WEBSOCKET__HEARTBEAT_INTERVAL_MS", "2000");
+        let settings = Settings::load().expect("settings load");
+        std::env::remove_var("PORT");
+        std::env::remove_var("MONGODB_URI");
+        std::env::remove_var("APP__WEBSOCKET__HEARTBEAT_INTERVAL_MS");
+        assert_eq!(settings.server.port, 9191);
+        assert_eq!(settings.websocket.heartbeat_interval_ms, 2000);
+        assert!(matches!(settings.store_backend(), StoreBackendKind::Mongo { .. }));
+        let defaults = Settings::defaults().expect("defaults");
+        assert_eq!(defaults.server.port, 8080);
+        assert!(matches!(
+            defaults.store_backend(),
+            StoreBackendKind::Embedded { .. }
+        ));
+    }
+}
