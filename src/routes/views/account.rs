@@ -2,7 +2,6 @@
 //! post back to the same paths; errors re-render the form with a message.
 
 use actix_session::Session;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::json;
@@ -139,13 +138,9 @@ pub async fn profile(request: HttpRequest, state: web::Data<AppState>, session: 
     let viewer = viewer(&state, &session).await;
     let page = async {
         let user = signed_in(viewer.clone(), &request)?;
-        Ok(state.views.page_with_status(
-            StatusCode::OK,
-            Some(&user),
-            "profile",
-            "Profile",
-            json!({ "user": user }),
-        ))
+        Ok(state
+            .views
+            .page(Some(&user), "profile", "Profile", json!({ "user": user })))
     };
     respond(&state, viewer.as_ref(), page.await)
 }
