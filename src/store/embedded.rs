@@ -44,7 +44,7 @@ const SCHEMA: &str = "
         created_at  INTEGER NOT NULL
     );
     CREATE TABLE IF NOT EXISTS cart_items (
-        cart_id     TEXT NOT NULL REFERENCES carts (id) ON DELETE CASCADE,
+        cart_id     TEXT NOT NULL,
         product_id  TEXT NOT NULL,
         quantity    INTEGER NOT NULL,
         position    INTEGER NOT NULL,

@@ -209,6 +209,14 @@ fn from_bson_date(time: bson::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or_default()
 }
 
+/// Reads every document a query's cursor yields.
+async fn collect<T>(cursor: mongodb::error::Result<mongodb::Cursor<T>>) -> Result<Vec<T>, StoreError>
+where
+    T: serde::de::DeserializeOwned + Send + Sync,
+{
+    cursor.map_err(map_error)?.try_collect().await.map_err(map_error)
+}
+
 /// Deletes the document with this `_id`; `NotFound(entity)` if none.
 async fn delete_by_id<T: Send + Sync>(
     collection: &Collection<T>,
@@ -328,14 +336,8 @@ impl MongoBackend {
     async fn read_cart(&self, cart: Id) -> Result<Cart, StoreError> {
         let stored = self.find_cart(cart).await?;
         let ids: Vec<Id> = stored.products.iter().map(|item| item.product).collect();
-        let products: Vec<ProductDocument> = self
-            .products
-            .find(doc! { "_id": { "$in": ids } })
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+        let products: Vec<ProductDocument> =
+            collect(self.products.find(doc! { "_id": { "$in": ids } }).await).await?;
         let products: Vec<Product> = products.into_iter().map(Product::from).collect();
         let items: Vec<CartItem> = stored
             .products
@@ -452,17 +454,15 @@ impl Backend for MongoBackend {
             Some(SortOrder::PriceAscending) => doc! { "price": 1, "_id": 1 },
             Some(SortOrder::PriceDescending) => doc! { "price": -1, "_id": 1 },
         };
-        let items: Vec<ProductDocument> = self
-            .products
-            .find(filter)
-            .sort(sort)
-            .skip(query.offset())
-            .limit(i64::from(query.limit))
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+        let items: Vec<ProductDocument> = collect(
+            self.products
+                .find(filter)
+                .sort(sort)
+                .skip(query.offset())
+                .limit(i64::from(query.limit))
+                .await,
+        )
+        .await?;
         Ok(Page {
             items: items.into_iter().map(Product::from).collect(),
             total,
@@ -470,16 +470,14 @@ impl Backend for MongoBackend {
     }
 
     async fn newest_products(&self, limit: u32) -> Result<Vec<Product>, StoreError> {
-        let items: Vec<ProductDocument> = self
-            .products
-            .find(doc! {})
-            .sort(doc! { "_id": -1 })
-            .limit(i64::from(limit))
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+        let items: Vec<ProductDocument> = collect(
+            self.products
+                .find(doc! {})
+                .sort(doc! { "_id": -1 })
+                .limit(i64::from(limit))
+                .await,
+        )
+        .await?;
         Ok(items.into_iter().map(Product::from).collect())
     }
 
@@ -708,15 +706,8 @@ impl Backend for MongoBackend {
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let users: Vec<UserDocument> = self
-            .users
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+        let users: Vec<UserDocument> =
+            collect(self.users.find(doc! {}).sort(doc! { "_id": 1 }).await).await?;
         Ok(users.into_iter().map(|d| StoredUser::from(d).user).collect())
     }
 
@@ -739,16 +730,14 @@ impl Backend for MongoBackend {
         if let Some(before) = before {
             filter.insert("_id", doc! { "$lt": before });
         }
-        let items: Vec<MessageDocument> = self
-            .messages
-            .find(filter)
-            .sort(doc! { "_id": -1 })
-            .limit(i64::from(limit))
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+        let items: Vec<MessageDocument> = collect(
+            self.messages
+                .find(filter)
+                .sort(doc! { "_id": -1 })
+                .limit(i64::from(limit))
+                .await,
+        )
+        .await?;
         Ok(items.into_iter().map(ChatMessage::from).collect())
     }
 }

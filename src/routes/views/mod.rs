@@ -101,12 +101,10 @@ impl From<ApiError> for PageError {
 fn respond(state: &AppState, viewer: Option<&User>, page: Result<HttpResponse, PageError>) -> HttpResponse {
     match page {
         Ok(response) => response,
-        Err(PageError::LoginFirst { next }) => redirect(&format!(
-            "/login?next={}",
-            serde_urlencoded::to_string([("", next)])
-                .unwrap_or_default()
-                .trim_start_matches('=')
-        )),
+        Err(PageError::LoginFirst { next }) => {
+            let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+            redirect(&format!("/login?{query}"))
+        }
         Err(PageError::Failed(error)) => state.views.error(viewer, &error),
     }
 }
