@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, ConfigError, Environment, File, FileFormat};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// Environment variables with a documented short name, and the key each sets.
@@ -43,7 +44,8 @@ pub struct Settings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SessionSettings {
-    pub key: String,
+    /// `SESSION_KEY`: a secret, never printed (`Debug` shows it redacted).
+    pub key: SecretString,
     pub ttl_minutes: i64,
     pub secure_cookie: bool,
 }
@@ -51,7 +53,8 @@ pub struct SessionSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserSettings {
     pub admin_email: String,
-    pub admin_password: String,
+    /// `ADMIN_PASSWORD`: a secret, never printed.
+    pub admin_password: SecretString,
     pub login_attempts_per_email: u32,
     pub login_attempts_per_address: u32,
 }
@@ -193,6 +196,14 @@ mod tests {
         assert_eq!(settings.websocket.heartbeat_interval_ms, 2000);
         assert!(matches!(settings.store_backend(), StoreBackendKind::Mongo { .. }));
         let defaults = Settings::defaults().expect("defaults");
+        let mut with_secrets = defaults.clone();
+        with_secrets.session.key = "k".repeat(64).into();
+        with_secrets.users.admin_password = "hunter2-password".to_owned().into();
+        let printed = format!("{with_secrets:?}");
+        assert!(
+            !printed.contains("kkkk") && !printed.contains("hunter2"),
+            "{printed}"
+        );
         assert_eq!(defaults.server.port, 8080);
         assert!(matches!(
             defaults.store_backend(),

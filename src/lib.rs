@@ -1,5 +1,8 @@
-//! A realtime e-commerce server on actix: REST catalog, realtime product
-//! page and chat over WebSocket, MongoDB or an embedded store.
+//! A realtime e-commerce server on actix: REST catalog, carts, realtime
+//! product page and chat over WebSocket, MongoDB or an embedded store.
+//!
+//! Layers point one way: `routes` (HTTP) -> `auth`, `realtime` -> `store`
+//! -> `domain`. `startup` wires them together around `state::AppState`.
 
 pub mod auth;
 pub mod configuration;
@@ -7,4 +10,6 @@ pub mod domain;
 pub mod realtime;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod store;
+pub mod templates;

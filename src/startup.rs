@@ -1,6 +1,6 @@
-//! Builds the application: store, actors, HTTP server. `Application::build`
-//! binds the configured address, so tests pass port 0 and read the real
-//! port back.
+//! Builds the application: store, actors, HTTP server and its routes.
+//! `Application::build` binds the configured address, so tests pass port 0
+//! and read the real port back.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,36 +13,27 @@ use actix_web::{middleware, web, App, HttpServer};
 use actix_session::config::BrowserSession;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
+use secrecy::ExposeSecret;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{self, Accounts, LoginLimiter, MemorySessionStore};
-use crate::configuration::{SessionSettings, Settings};
+use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::realtime::{ChatRoom, ProductFeed};
-use crate::routes::{self, error, views::Views};
+use crate::routes::{self, error, openapi::ApiDoc};
+use crate::state::AppState;
 use crate::store::{self, MongoStore};
-
-/// Everything a request handler may need. Each HTTP worker has its own
-/// copy with its own `MongoStore` actor (over the one shared backend), so a
-/// request and its store call stay on one thread; the rest is shared.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub store: Addr<MongoStore>,
-    pub store_name: &'static str,
-    pub product_feed: Addr<ProductFeed>,
-    pub chat_room: Addr<ChatRoom>,
-    pub views: Arc<Views>,
-    pub accounts: Arc<Accounts>,
-    pub login_limiter: Arc<LoginLimiter>,
-}
+use crate::templates::Templates;
 
 /// The key that signs and encrypts session cookies: `SESSION_KEY`, or a
 /// random one (with a warning) when unset.
 fn session_key(settings: &SessionSettings) -> Result<Key, StartupError> {
-    if settings.key.is_empty() {
+    let key = settings.key.expose_secret();
+    if key.is_empty() {
         log::warn!("SESSION_KEY is not set: using a random key, so sessions end when the server stops");
         return Ok(Key::generate());
     }
-    Key::try_from(settings.key.as_bytes())
+    Key::try_from(key.as_bytes())
         .map_err(|_| StartupError::SessionKey("SESSION_KEY must be at least 64 bytes".to_owned()))
 }
 
@@ -53,6 +44,12 @@ pub fn raise_open_file_limit() {
         Ok(limit) => log::info!("open-file limit raised to {limit} (about that many sessions at most)"),
         Err(error) => log::warn!("could not raise the open-file limit: {error}"),
     }
+}
+
+fn redirect_to(location: &'static str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
 }
 
 pub struct Application {
@@ -95,7 +92,7 @@ impl Application {
         let key = session_key(&settings.session)?;
         let sessions = MemorySessionStore::default();
 
-        let views = Views::load(&settings.views.templates_dir).map_err(Box::new)?;
+        let views = Templates::load(&settings.views.templates_dir).map_err(Box::new)?;
         std::fs::create_dir_all(&settings.uploads.dir)?;
 
         let address = format!("{}:{}", settings.server.host, settings.server.port);
@@ -107,10 +104,8 @@ impl Application {
         log::info!(
             "store: {store_name}{}; listening on http://{}:{port}",
             match settings.store_backend() {
-                crate::configuration::StoreBackendKind::Mongo { database, .. } =>
-                    format!(" (database {database})"),
-                crate::configuration::StoreBackendKind::Embedded { data_dir } =>
-                    format!(" (data dir {})", data_dir.display()),
+                StoreBackendKind::Mongo { database, .. } => format!(" (database {database})"),
+                StoreBackendKind::Embedded { data_dir } => format!(" (data dir {})", data_dir.display()),
             },
             settings.server.host,
         );
@@ -160,14 +155,15 @@ impl Application {
                 )
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .route("/health", web::get().to(routes::health::health))
+                // Before the /api scope, which would otherwise answer 404.
+                .route("/api/docs", web::get().to(|| async { redirect_to("/api/docs/") }))
+                .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
                 .service(
                     web::scope("/api")
                         .configure(routes::api::products::configure)
                         .configure(routes::api::messages::configure)
                         .configure(routes::api::carts::configure)
                         .configure(routes::api::users::configure)
-                        .route("/openapi.json", web::get().to(routes::openapi::openapi_json))
-                        .route("/docs", web::get().to(routes::views::api_docs))
                         .default_service(web::to(error::api_not_found)),
                 )
                 .route("/ws/products", web::get().to(routes::ws::products))

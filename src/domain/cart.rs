@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{parse_id, Id, Product, ValidationError};
 
@@ -110,16 +111,18 @@ impl CartItems {
 
 /// A cart as clients read it: lines with their products populated. Lines
 /// whose product was deleted are left out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Cart {
     #[serde(rename = "_id", with = "super::id::hex")]
+    #[schema(value_type = String, example = "65f0a0a0a0a0a0a0a0a0a0a0")]
     pub id: Id,
     pub products: Vec<CartLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CartLine {
     pub product: Product,
+    #[schema(value_type = u32, minimum = 1)]
     pub quantity: Quantity,
 }
 

@@ -1,4 +1,4 @@
-//! E-mail addresses: the chat identity and, later, the user login.
+//! E-mail addresses: the chat identity and the login of an account.
 
 use std::fmt;
 

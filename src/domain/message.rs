@@ -2,17 +2,24 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{Email, Id, ValidationError};
 
 /// A stored chat message. `to` is set for a direct message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Message)]
 pub struct ChatMessage {
     #[serde(rename = "_id", with = "super::id::hex")]
+    #[schema(value_type = String, example = "65f0a0a0a0a0a0a0a0a0a0a0")]
     pub id: Id,
+    /// The sender's e-mail (lower-cased).
+    #[schema(value_type = String, example = "ana@example.com")]
     pub user: Email,
     pub message: String,
+    /// Null for a public message, the recipient's e-mail for a direct one.
+    #[schema(value_type = Option<String>)]
     pub to: Option<Email>,
     pub created_at: DateTime<Utc>,
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::{Id, ValidationError};
 
@@ -27,16 +28,21 @@ const FIELDS: &[&str] = &[
 ];
 
 /// A stored product, as every API and WebSocket event shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
+    /// 24-hex ObjectId.
     #[serde(rename = "_id", with = "super::id::hex")]
+    #[schema(value_type = String, example = "65f0a0a0a0a0a0a0a0a0a0a0")]
     pub id: Id,
     pub title: String,
     pub description: String,
+    /// Unique.
     pub code: String,
+    #[schema(minimum = 0)]
     pub price: f64,
     pub status: bool,
+    #[schema(value_type = u32)]
     pub stock: Stock,
     pub category: String,
     pub thumbnails: Vec<String>,
@@ -48,26 +54,35 @@ pub struct Product {
 pub type Stock = u32;
 
 /// A valid product to be created: every required field present and sound.
-#[derive(Debug, Clone, PartialEq)]
+/// (`POST /api/products` and `product:create`; unknown fields are refused.)
+#[derive(Debug, Clone, PartialEq, ToSchema)]
 pub struct NewProduct {
     pub title: String,
     pub description: String,
     pub code: String,
+    #[schema(minimum = 0)]
     pub price: f64,
+    /// Default true.
+    #[schema(required = false, default = true)]
     pub status: bool,
+    #[schema(value_type = u32)]
     pub stock: Stock,
     pub category: String,
+    /// http(s):// URLs or site paths; default none.
+    #[schema(required = false)]
     pub thumbnails: Vec<String>,
 }
 
-/// A valid partial update: only the fields present change; at least one is.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A valid partial update: only the fields present change; at least one is
+/// (`PUT /api/products/:pid`; `_id` cannot change).
+#[derive(Debug, Clone, Default, PartialEq, ToSchema)]
 pub struct ProductPatch {
     pub title: Option<String>,
     pub description: Option<String>,
     pub code: Option<String>,
     pub price: Option<f64>,
     pub status: Option<bool>,
+    #[schema(value_type = Option<u32>)]
     pub stock: Option<Stock>,
     pub category: Option<String>,
     pub thumbnails: Option<Vec<String>>,

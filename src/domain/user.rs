@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::{Email, Id, ValidationError};
 
@@ -10,7 +11,7 @@ const PASSWORD_MIN: usize = 8;
 const PASSWORD_MAX: usize = 128;
 const FIELDS: &[&str] = &["first_name", "last_name", "email", "age", "password"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
@@ -35,17 +36,20 @@ impl Role {
 }
 
 /// A user as every response shows it: never with the password hash.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct User {
     #[serde(rename = "_id", with = "super::id::hex")]
+    #[schema(value_type = String, example = "65f0a0a0a0a0a0a0a0a0a0a0")]
     pub id: Id,
     pub first_name: String,
     pub last_name: String,
+    #[schema(value_type = String, example = "ana@example.com")]
     pub email: Email,
     pub age: u8,
     pub role: Role,
     /// The user's own cart, created at registration.
     #[serde(with = "super::id::hex")]
+    #[schema(value_type = String)]
     pub cart: Id,
 }
 
@@ -97,13 +101,17 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// A valid registration.
-#[derive(Debug, Clone, PartialEq)]
+/// A valid registration (`POST /api/users`); the role cannot be chosen.
+#[derive(Debug, Clone, PartialEq, ToSchema)]
 pub struct NewUser {
     pub first_name: String,
     pub last_name: String,
+    #[schema(value_type = String, example = "ana@example.com")]
     pub email: Email,
+    #[schema(maximum = 150)]
     pub age: u8,
+    /// 8 to 128 characters.
+    #[schema(value_type = String)]
     pub password: Password,
 }
 

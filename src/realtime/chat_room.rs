@@ -19,7 +19,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde::Serialize;
 
-use super::protocol::{Frame, Outbound};
+use super::outbound::{offer, Outbound};
+use super::protocol::Frame;
 use super::session::SessionId;
 use crate::configuration::ChatSettings;
 use crate::domain::{ChatMessage, Email, NewMessage};
@@ -154,12 +155,9 @@ impl ChatRoom {
                 session: session.clone(),
             },
         );
-        for frame in [self.history_frame(), self.presence_frame()] {
-            if session.try_send(Outbound::Frame(frame)).is_err() {
-                session.do_send(Outbound::CloseTooSlow);
-                self.remove(id);
-                break;
-            }
+        let welcome = [self.history_frame(), self.presence_frame()];
+        if !welcome.iter().all(|frame| offer(&session, frame)) {
+            self.remove(id);
         }
         self.schedule_presence_flush(ctx);
     }
@@ -249,20 +247,15 @@ impl ChatRoom {
 
     /// Hands `frame` to each session; drops those that cannot keep up.
     fn send_to(&mut self, sessions: &[SessionId], frame: &Frame) {
-        let mut too_slow = Vec::new();
-        for id in sessions {
-            let Some(member) = self.members.get(id) else {
-                continue;
-            };
-            match member.session.try_send(Outbound::Frame(frame.clone())) {
-                Ok(()) => {}
-                Err(SendError::Full(_)) => {
-                    member.session.do_send(Outbound::CloseTooSlow);
-                    too_slow.push(*id);
-                }
-                Err(SendError::Closed(_)) => too_slow.push(*id),
-            }
-        }
+        let too_slow: Vec<SessionId> = sessions
+            .iter()
+            .filter(|id| {
+                self.members
+                    .get(id)
+                    .is_some_and(|member| !offer(&member.session, frame))
+            })
+            .copied()
+            .collect();
         for id in too_slow {
             self.remove(id);
         }

@@ -7,7 +7,8 @@ use actix_web_actors::ws::{self, WebsocketContext};
 use bytestring::ByteString;
 
 use super::chat_room::{ChatRoom, Join, Leave, PostMessage};
-use super::protocol::{ClientEvent, Outbound};
+use super::outbound::Outbound;
+use super::protocol::ClientEvent;
 use super::session::{
     deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId,
 };

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use actix::prelude::*;
 use serde::Serialize;
 
-use super::protocol::{Frame, Outbound};
+use super::outbound::{offer, Outbound};
+use super::protocol::Frame;
 use super::session::SessionId;
 use crate::domain::Id;
 use crate::store::{MongoStore, NewestProducts, StoreEvent};
@@ -225,18 +226,5 @@ impl Handler<StoreEvent> for ProductFeed {
                 self.send_to_cart_watchers(cart.id, Frame::event("cart:updated", cart))
             }
         }
-    }
-}
-
-/// Offers a frame to a session. A session whose queue is full is told to
-/// close; false means it is gone (full or closed) and must be forgotten.
-fn offer(session: &Recipient<Outbound>, frame: &Frame) -> bool {
-    match session.try_send(Outbound::Frame(frame.clone())) {
-        Ok(()) => true,
-        Err(SendError::Full(_)) => {
-            session.do_send(Outbound::CloseTooSlow);
-            false
-        }
-        Err(SendError::Closed(_)) => false,
     }
 }

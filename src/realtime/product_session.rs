@@ -6,8 +6,9 @@ use actix_web_actors::ws::{self, WebsocketContext};
 use bytestring::ByteString;
 use serde::Deserialize;
 
+use super::outbound::Outbound;
 use super::product_feed::{ProductFeed, Subscribe, Unsubscribe, WatchCart};
-use super::protocol::{ClientEvent, Outbound};
+use super::protocol::ClientEvent;
 use super::session::{
     deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId,
 };
@@ -51,7 +52,7 @@ impl ProductSession {
         match may_write_products(&self.accounts, self.viewer.as_ref()) {
             Ok(()) => true,
             Err(refusal) => {
-                send_error(ctx, refusal.client_message(), None);
+                send_error(ctx, refusal, None);
                 false
             }
         }

@@ -3,7 +3,6 @@
 
 use std::fmt::Display;
 
-use actix::Message;
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -51,16 +50,6 @@ impl Frame {
     pub fn text(&self) -> &ByteString {
         &self.0
     }
-}
-
-/// What a feed or room hands a session actor.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub enum Outbound {
-    /// Write this frame to the client.
-    Frame(Frame),
-    /// The client did not keep up with its queue: close the connection.
-    CloseTooSlow,
 }
 
 /// A client frame, parsed just enough to dispatch on its event name.

@@ -196,13 +196,13 @@ where
 
 /// Writes an outbound item to the client, or closes a client that fell
 /// behind its queue.
-pub fn deliver<A>(item: super::protocol::Outbound, ctx: &mut WebsocketContext<A>)
+pub fn deliver<A>(item: super::outbound::Outbound, ctx: &mut WebsocketContext<A>)
 where
     A: Actor<Context = WebsocketContext<A>>,
 {
     match item {
-        super::protocol::Outbound::Frame(frame) => ctx.text(frame.text().clone()),
-        super::protocol::Outbound::CloseTooSlow => {
+        super::outbound::Outbound::Frame(frame) => ctx.text(frame.text().clone()),
+        super::outbound::Outbound::CloseTooSlow => {
             ctx.close(Some(CloseReason {
                 code: CloseCode::Policy,
                 description: Some("client too slow: outbound queue full".to_owned()),

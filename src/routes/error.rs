@@ -3,10 +3,35 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
+use crate::auth::AuthError;
 use crate::domain::ValidationError;
 use crate::store::StoreError;
+
+/// The body of every failure.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorResponse {
+    #[schema(example = "error")]
+    status: &'static str,
+    /// What went wrong, for a person to read.
+    error: String,
+    /// For validation errors: `{"field": "<name>"}`; otherwise null.
+    details: Value,
+}
+
+impl ErrorResponse {
+    /// A failure body with structured `details`.
+    pub fn new(error: impl Into<String>, details: &impl Serialize) -> Self {
+        ErrorResponse {
+            status: "error",
+            error: error.into(),
+            details: serde_json::to_value(details).unwrap_or(Value::Null),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -32,9 +57,24 @@ pub enum ApiError {
     /// the detail is logged, the client sees a generic message.
     #[error("{0}")]
     Internal(String),
-    /// The store actor is gone (shutting down).
-    #[error("the store is not running")]
-    StoreStopped(#[from] actix::MailboxError),
+    /// An actor the request needed is gone (shutting down).
+    #[error("the server is shutting down")]
+    Stopped(#[from] actix::MailboxError),
+}
+
+/// Each refusal of the account rules gets its status here.
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::LoginRequired(message) => ApiError::Unauthorized(message.to_owned()),
+            AuthError::WrongCredentials => ApiError::Unauthorized(error.to_string()),
+            AuthError::Forbidden(message) => ApiError::Forbidden(message.to_owned()),
+            AuthError::TooManyAttempts => ApiError::TooManyRequests(error.to_string()),
+            AuthError::Invalid(error) => ApiError::Validation(error),
+            AuthError::Store(error) => ApiError::Store(error),
+            AuthError::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
 }
 
 impl ApiError {
@@ -42,7 +82,7 @@ impl ApiError {
     pub fn client_message(&self) -> String {
         match self {
             ApiError::Store(error) => error.client_message(),
-            ApiError::StoreStopped(_) => "the database is unavailable; try again shortly".to_owned(),
+            ApiError::Stopped(_) => "the server is shutting down; try again shortly".to_owned(),
             ApiError::Internal(detail) => {
                 log::error!("internal error: {detail}");
                 "internal server error".to_owned()
@@ -65,7 +105,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) | ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             ApiError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
-            ApiError::Store(StoreError::Unavailable(_)) | ApiError::StoreStopped(_) => {
+            ApiError::Store(StoreError::Unavailable(_)) | ApiError::Stopped(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => {
@@ -80,12 +120,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        HttpResponse::build(status).json(json!({
-            "status": "error",
-            "error": self.client_message(),
-            "details": self.details(),
-        }))
+        HttpResponse::build(self.status_code()).json(ErrorResponse {
+            status: "error",
+            error: self.client_message(),
+            details: self.details(),
+        })
     }
 }
 

@@ -1,45 +1,14 @@
-//! The contract both storage backends fulfil, observably identically.
+//! The contract both storage backends fulfil, observably identically: one
+//! trait per collection, and `Backend` for all of them together. The rules
+//! both backends apply (stock limit, unique fields) are written here once.
 
 use async_trait::async_trait;
 
+use super::StoreError;
 use crate::domain::{
     Cart, CartItems, ChatMessage, Email, Id, NewProduct, Product, ProductPatch, ProductQuery, Quantity,
     StoredUser, User,
 };
-
-/// Why a store operation failed. Mapped to HTTP in `routes::error`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// The document the request named does not exist.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The change would break a uniqueness rule (e.g. a product `code`).
-    #[error("{0}")]
-    Conflict(String),
-    /// The database cannot be reached right now; the request may be retried.
-    #[error("the store is unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else; the detail is logged, never shown to clients.
-    #[error("store failure: {0}")]
-    Internal(String),
-}
-
-impl StoreError {
-    /// What a client may be told: no driver or SQL detail, which is logged.
-    pub fn client_message(&self) -> String {
-        match self {
-            StoreError::NotFound(_) | StoreError::Conflict(_) => self.to_string(),
-            StoreError::Unavailable(detail) => {
-                log::warn!("store unavailable: {detail}");
-                "the database is unavailable; try again shortly".to_owned()
-            }
-            StoreError::Internal(detail) => {
-                log::error!("store failure: {detail}");
-                "internal server error".to_owned()
-            }
-        }
-    }
-}
 
 /// One page of a listing plus the total the filter matched.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,26 +17,25 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-/// A storage backend. Implementations must never block the async runtime:
-/// blocking ones hand their work to a blocking thread.
+/// The `products` collection.
 #[async_trait]
-pub trait Backend: Send + Sync + 'static {
-    /// A short name for logs: "mongodb" or "embedded".
-    fn name(&self) -> &'static str;
-
-    /// Succeeds when the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
-
+pub trait ProductCollection: Send + Sync {
     async fn list_products(&self, query: &ProductQuery) -> Result<Page<Product>, StoreError>;
     /// The `limit` most recently created products, newest first.
     async fn newest_products(&self, limit: u32) -> Result<Vec<Product>, StoreError>;
     async fn get_product(&self, id: Id) -> Result<Product, StoreError>;
+    /// Stores a new product; `Conflict` if its code is taken.
     async fn create_product(&self, product: Product) -> Result<Product, StoreError>;
     async fn update_product(&self, id: Id, patch: ProductPatch) -> Result<Product, StoreError>;
     async fn delete_product(&self, id: Id) -> Result<(), StoreError>;
     /// Appends image URLs to a product's thumbnails.
     async fn add_thumbnails(&self, id: Id, urls: Vec<String>) -> Result<Product, StoreError>;
+}
 
+/// The `carts` collection. Reads are populated: each line carries its
+/// product, and lines whose product was deleted are left out.
+#[async_trait]
+pub trait CartCollection: Send + Sync {
     async fn create_cart(&self) -> Result<Cart, StoreError>;
     async fn get_cart(&self, id: Id) -> Result<Cart, StoreError>;
     /// Adds `quantity` of a product (a new line, or more on its line),
@@ -82,7 +50,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn remove_from_cart(&self, cart: Id, product: Id) -> Result<Cart, StoreError>;
     /// Empties the cart (the cart itself remains).
     async fn clear_cart(&self, cart: Id) -> Result<Cart, StoreError>;
+}
 
+/// The `users` collection.
+#[async_trait]
+pub trait UserCollection: Send + Sync {
     /// Stores a new user; `Conflict` if the e-mail is taken.
     async fn create_user(&self, user: StoredUser) -> Result<User, StoreError>;
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<StoredUser>, StoreError>;
@@ -91,29 +63,60 @@ pub trait Backend: Send + Sync + 'static {
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     async fn delete_user(&self, id: Id) -> Result<(), StoreError>;
     async fn any_users(&self) -> Result<bool, StoreError>;
+}
 
+/// The `messages` collection.
+#[async_trait]
+pub trait MessageCollection: Send + Sync {
     async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError>;
     /// Public messages (no `to`), newest first, only those older than
     /// `before` when given.
     async fn recent_messages(&self, limit: u32, before: Option<Id>) -> Result<Vec<ChatMessage>, StoreError>;
 }
 
-/// The message a duplicate product code gets, the same on every backend.
-pub fn duplicate_code(code: &str) -> StoreError {
-    StoreError::Conflict(format!("a product with code {code:?} already exists"))
+/// A storage backend: every collection, plus its name and liveness.
+/// Implementations must never block the async runtime: blocking ones hand
+/// their work to a blocking thread.
+#[async_trait]
+pub trait Backend: ProductCollection + CartCollection + UserCollection + MessageCollection + 'static {
+    /// A short name for logs: "mongodb" or "embedded".
+    fn name(&self) -> &'static str;
+
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// The message a taken e-mail gets, the same on every backend.
-pub fn duplicate_email(email: &Email) -> StoreError {
-    StoreError::Conflict(format!("a user with e-mail {email} already exists"))
+/// A field whose value must be unique in its collection. Both backends
+/// turn their own duplicate-key error into the same `Conflict` with it.
+#[derive(Debug, Clone, Copy)]
+pub enum UniqueField<'a> {
+    ProductCode(&'a str),
+    UserEmail(&'a Email),
 }
 
-/// The refusal when a cart would hold more of a product than its stock.
-pub fn stock_exceeded(product: &Product, wanted: u64) -> StoreError {
-    StoreError::Conflict(format!(
-        "not enough stock: {} of product {} in stock, the cart would hold {wanted}",
-        product.stock, product.id
-    ))
+impl UniqueField<'_> {
+    /// The refusal a duplicate gets, the same on every backend.
+    pub fn conflict(self) -> StoreError {
+        match self {
+            UniqueField::ProductCode(code) => {
+                StoreError::Conflict(format!("a product with code {code:?} already exists"))
+            }
+            UniqueField::UserEmail(email) => {
+                StoreError::Conflict(format!("a user with e-mail {email} already exists"))
+            }
+        }
+    }
+}
+
+/// The stock rule: a cart never holds more of a product than its stock.
+pub fn ensure_in_stock(product: &Product, wanted: u64) -> Result<(), StoreError> {
+    if wanted > u64::from(product.stock) {
+        return Err(StoreError::Conflict(format!(
+            "not enough stock: {} of product {} in stock, the cart would hold {wanted}",
+            product.stock, product.id
+        )));
+    }
+    Ok(())
 }
 
 /// Builds the stored form of a new product: fresh id, creation time.

@@ -1,19 +1,26 @@
-//! `MongoStore`: the actor every domain read and write goes through.
+//! `MongoStore`: the actor every domain read and write goes through, its
+//! messages, and `ask_store` to call it.
 //!
-//! It owns the backend (MongoDB or embedded) and, after a product change
-//! commits, publishes it to the `ProductFeed`, whatever the change came
-//! from (REST, the WebSocket form, an upload). Handlers run their backend
-//! call as a spawned future, so a slow query never holds up the mailbox.
+//! It owns the backend (MongoDB or embedded) and, after a change commits,
+//! publishes it to whoever listens (the `ProductFeed`), whatever the change
+//! came from (REST, the WebSocket form, an upload). Handlers run their
+//! backend call as a spawned future, so a slow query never holds up the
+//! mailbox.
 
 mod backend;
 pub mod embedded;
+mod error;
 pub mod mongo;
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 
-pub use backend::{Backend, Page, StoreError};
+pub use backend::{
+    ensure_in_stock, Backend, CartCollection, MessageCollection, Page, ProductCollection, UniqueField,
+    UserCollection,
+};
+pub use error::StoreError;
 
 use crate::configuration::{Settings, StoreBackendKind};
 use crate::domain::{
@@ -44,6 +51,17 @@ impl MongoStore {
 
 impl Actor for MongoStore {
     type Context = Context<Self>;
+}
+
+/// Sends a message to the store and flattens its two failure layers (the
+/// actor gone, the operation failed) into one `StoreError`.
+pub async fn ask_store<M, T>(store: &Addr<MongoStore>, message: M) -> Result<T, StoreError>
+where
+    M: Message<Result = Result<T, StoreError>> + Send + 'static,
+    T: Send + 'static,
+    MongoStore: Handler<M>,
+{
+    store.send(message).await?
 }
 
 /// Opens the backend the settings name.

@@ -374,8 +374,8 @@ async fn every_page_renders_in_the_browser() {
     browser.goto(&app.url("/api/docs")).await.expect("api docs");
     wait_until(
         &browser,
-        "the rendered operations",
-        "document.querySelectorAll('.operation').length > 20",
+        "Swagger UI showing every operation",
+        "document.querySelectorAll('.opblock').length > 20",
     )
     .await;
     screenshot(&browser, "api-docs").await;

@@ -63,7 +63,7 @@ pub fn test_settings(temp: &TempDir) -> Settings {
     settings.store.data_dir = temp.path().join("data");
     settings.uploads.dir = temp.path().join("uploads");
     settings.users.admin_email = ADMIN_EMAIL.to_owned();
-    settings.users.admin_password = ADMIN_PASSWORD.to_owned();
+    settings.users.admin_password = ADMIN_PASSWORD.to_owned().into();
     if let Some(uri) = mongodb_uri() {
         settings.store.mongodb_uri = uri;
         settings.store.mongodb_db = format!("test_{}", uuid::Uuid::new_v4().simple());

@@ -5,7 +5,6 @@ mod carts;
 mod chat;
 mod health;
 mod helpers;
-mod loadtest;
 mod openapi;
 mod products;
 mod products_ws;

@@ -2,13 +2,41 @@
 //! remove a line, empty. `/products/` is accepted wherever `/product/` is.
 
 use actix_web::{web, HttpResponse};
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::success;
-use crate::domain::{parse_id, parse_quantity_body, CartItems, Quantity, ValidationError};
-use crate::routes::{ask_store, ApiError};
-use crate::startup::AppState;
-use crate::store::{AddToCart, ClearCart, CreateCart, GetCart, RemoveFromCart, ReplaceCart, SetCartQuantity};
+use super::{success, Success};
+use crate::domain::{parse_id, parse_quantity_body, Cart, CartItems, Quantity, ValidationError};
+use crate::routes::error::ErrorResponse;
+use crate::routes::ApiError;
+use crate::state::AppState;
+use crate::store::{
+    ask_store, AddToCart, ClearCart, CreateCart, GetCart, RemoveFromCart, ReplaceCart, SetCartQuantity,
+};
+
+/// `{"quantity": n}`: optional on add (default 1), required on set.
+#[derive(Serialize, ToSchema)]
+pub struct QuantityBody {
+    #[schema(minimum = 1)]
+    quantity: u32,
+}
+
+/// One line of a replacement.
+#[derive(Serialize, ToSchema)]
+pub struct CartItemBody {
+    /// The product's id.
+    product: String,
+    #[schema(minimum = 1)]
+    quantity: u32,
+}
+
+/// Replaces every line; each product at most once (a bare array is
+/// accepted too).
+#[derive(Serialize, ToSchema)]
+pub struct CartItemsBody {
+    products: Vec<CartItemBody>,
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/carts").post(create))
@@ -34,14 +62,14 @@ fn optional_json(body: &web::Bytes) -> Result<Option<Value>, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
-#[utoipa::path(post, path = "/api/carts", tag = "carts", responses((status = 201, body = crate::routes::openapi::CartResponse)))]
+#[utoipa::path(post, path = "/api/carts", tag = "carts", responses((status = 201, body = Success<Cart>)))]
 async fn create(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let cart = ask_store(&state.store, CreateCart {}).await?;
     Ok(HttpResponse::Created().json(success(cart)))
 }
 
 #[utoipa::path(get, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
-    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn get(state: web::Data<AppState>, cid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("cid", &cid)?;
     let cart = ask_store(&state.store, GetCart { id }).await?;
@@ -50,8 +78,8 @@ async fn get(state: web::Data<AppState>, cid: web::Path<String>) -> Result<HttpR
 
 /// Adds 1, or `quantity`; increments an existing line; never past the stock.
 #[utoipa::path(post, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
-    request_body(content = Option<crate::routes::openapi::QuantityBody>),
-    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse, description = "Not enough stock")))]
+    request_body(content = Option<QuantityBody>),
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse, description = "Not enough stock")))]
 async fn add(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -73,8 +101,8 @@ async fn add(
 
 /// Sets the line's quantity (adds the line if absent).
 #[utoipa::path(put, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
-    request_body = crate::routes::openapi::QuantityBody,
-    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse)))]
+    request_body = QuantityBody,
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 async fn set_quantity(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -99,8 +127,8 @@ async fn set_quantity(
 
 /// Replaces every line.
 #[utoipa::path(put, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
-    request_body = crate::routes::openapi::CartItemsBody,
-    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse)))]
+    request_body = CartItemsBody,
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 async fn replace(
     state: web::Data<AppState>,
     cid: web::Path<String>,
@@ -113,7 +141,7 @@ async fn replace(
 }
 
 #[utoipa::path(delete, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
-    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn remove(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -125,7 +153,7 @@ async fn remove(
 
 /// Empties the cart (it remains).
 #[utoipa::path(delete, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
-    responses((status = 200, body = crate::routes::openapi::CartResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn clear(state: web::Data<AppState>, cid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let cart = parse_id("cid", &cid)?;
     let cart = ask_store(&state.store, ClearCart { cart }).await?;

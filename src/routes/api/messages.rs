@@ -2,15 +2,28 @@
 //! WebSocket does (stored, then broadcast by the `ChatRoom`).
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::success;
-use crate::domain::{parse_id, Email, NewMessage, ValidationError};
+use super::{success, Success};
+use crate::domain::{parse_id, ChatMessage, Email, NewMessage, ValidationError};
 use crate::realtime::chat_room::PostMessage;
-use crate::routes::{ask_store, ApiError};
-use crate::startup::AppState;
-use crate::store::RecentMessages;
+use crate::routes::error::ErrorResponse;
+use crate::routes::ApiError;
+use crate::state::AppState;
+use crate::store::{ask_store, RecentMessages};
+
+/// `POST /api/messages`: a message as the chat would send it.
+#[derive(Serialize, ToSchema)]
+pub struct MessageBody {
+    /// The sender's e-mail.
+    user: String,
+    /// 1 to `chat.max_message_chars` (1000) characters.
+    message: String,
+    /// A recipient's e-mail for a direct message; null or absent for everyone.
+    to: Option<String>,
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/messages").get(list).post(create));
@@ -27,7 +40,7 @@ struct HistoryParams {
 #[utoipa::path(get, path = "/api/messages", tag = "messages",
     params(("limit" = Option<u32>, Query, description = "Default 50, at most 100"),
         ("before" = Option<String>, Query, description = "Only messages older than this id")),
-    responses((status = 200, body = crate::routes::openapi::MessagesResponse), (status = 400, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = Success<Vec<ChatMessage>>), (status = 400, body = ErrorResponse)))]
 async fn list(
     state: web::Data<AppState>,
     params: web::Query<HistoryParams>,
@@ -53,8 +66,8 @@ async fn list(
 
 /// `POST /api/messages` `{user, message, to}`: 201 with the stored message.
 /// Stores the message, then broadcasts it on `/ws/chat` like a socket message.
-#[utoipa::path(post, path = "/api/messages", tag = "messages", request_body = crate::routes::openapi::NewMessage,
-    responses((status = 201, body = crate::routes::openapi::MessageResponse), (status = 400, body = crate::routes::openapi::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/messages", tag = "messages", request_body = MessageBody,
+    responses((status = 201, body = Success<ChatMessage>), (status = 400, body = ErrorResponse)))]
 async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let user = match body.get("user").and_then(Value::as_str) {
         Some(raw) => Email::parse("user", raw)?,

@@ -1,4 +1,4 @@
-//! The JSON API under `/api`.
+//! The JSON API under `/api`, one module per resource.
 
 pub mod carts;
 pub mod messages;
@@ -7,10 +7,12 @@ mod uploads;
 pub mod users;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The success envelope: `{"status":"success","payload":...}`.
-#[derive(Serialize)]
-pub struct Success<T: Serialize> {
+#[derive(Serialize, ToSchema)]
+pub struct Success<T> {
+    #[schema(example = "success")]
     status: &'static str,
     payload: T,
 }
@@ -20,4 +22,12 @@ pub fn success<T: Serialize>(payload: T) -> Success<T> {
         status: "success",
         payload,
     }
+}
+
+/// The `{"_id": ...}` payload of a delete.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    #[serde(rename = "_id")]
+    #[schema(example = "65f0a0a0a0a0a0a0a0a0a0a0")]
+    pub id: String,
 }

@@ -2,17 +2,20 @@
 //! partial update, delete, and image upload.
 
 use actix_multipart::Multipart;
-use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::{success, uploads};
-use crate::auth;
+use super::{success, uploads, Deleted, Success};
 use crate::domain::{parse_id, NewProduct, Product, ProductPatch, ProductQuery, SortOrder, ValidationError};
-use crate::routes::{ask_store, ApiError};
-use crate::startup::AppState;
-use crate::store::{AddThumbnails, CreateProduct, DeleteProduct, GetProduct, ListProducts, UpdateProduct};
+use crate::routes::error::ErrorResponse;
+use crate::routes::extractors::ProductEditor;
+use crate::routes::ApiError;
+use crate::state::AppState;
+use crate::store::{
+    ask_store, AddThumbnails, CreateProduct, DeleteProduct, GetProduct, ListProducts, Page, UpdateProduct,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/products").get(list).post(create))
@@ -99,10 +102,13 @@ impl ListParams {
     }
 }
 
-/// The listing response of the Node.js course (mongoose-paginate style).
-#[derive(Debug, Serialize)]
+/// The listing response of the Node.js course (mongoose-paginate style);
+/// links are null when there is no such page.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ProductPageResponse)]
 pub struct ProductPage {
+    #[schema(example = "success")]
     pub status: &'static str,
     pub payload: Vec<Product>,
     pub total_docs: u64,
@@ -113,18 +119,14 @@ pub struct ProductPage {
     pub next_page: Option<u32>,
     pub has_prev_page: bool,
     pub has_next_page: bool,
+    #[schema(example = "/api/products?limit=10&page=1")]
     pub prev_link: Option<String>,
     pub next_link: Option<String>,
 }
 
 impl ProductPage {
     /// Builds the page object; links keep the request's other parameters.
-    pub fn new(
-        request: &HttpRequest,
-        base_url: &str,
-        query: &ProductQuery,
-        page: crate::store::Page<Product>,
-    ) -> Self {
+    pub fn new(request: &HttpRequest, base_url: &str, query: &ProductQuery, page: Page<Product>) -> Self {
         let total_pages = page.total.div_ceil(u64::from(query.limit)).max(1);
         let has_prev_page = query.page > 1;
         let has_next_page = u64::from(query.page) < total_pages;
@@ -169,7 +171,7 @@ pub fn page_link(request: &HttpRequest, base_url: &str, target: u32) -> String {
         ("available" = Option<bool>, Query, description = "In stock or not"),
         ("q" = Option<String>, Query, description = "Title contains (case-insensitive)"),
     ),
-    responses((status = 200, body = crate::routes::openapi::ProductPageResponse), (status = 400, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = ProductPage), (status = 400, body = ErrorResponse)))]
 async fn list(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -189,33 +191,23 @@ async fn list(
 /// One product.
 #[utoipa::path(get, path = "/api/products/{pid}", tag = "products",
     params(("pid" = String, Path, description = "24-hex id")),
-    responses((status = 200, body = crate::routes::openapi::ProductResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = Success<Product>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn get(state: web::Data<AppState>, pid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("pid", &pid)?;
     let product = ask_store(&state.store, GetProduct { id }).await?;
     Ok(HttpResponse::Ok().json(success(product)))
 }
 
-/// Product writes need an admin once accounts exist.
-async fn authorize_write(state: &AppState, session: &Session) -> Result<(), ApiError> {
-    if !state.accounts.exist() {
-        return Ok(());
-    }
-    let viewer = auth::current_user(session, &state.store).await?;
-    auth::may_write_products(&state.accounts, viewer.as_ref())
-}
-
 /// Creates a product (admin); broadcasts `product:created`.
 #[utoipa::path(post, path = "/api/products", tag = "products",
-    request_body = crate::routes::openapi::NewProduct,
-    responses((status = 201, body = crate::routes::openapi::ProductResponse), (status = 400, body = crate::routes::openapi::ErrorResponse),
-        (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse, description = "Duplicate code")))]
+    request_body = NewProduct,
+    responses((status = 201, body = Success<Product>), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse, description = "Duplicate code")))]
 async fn create(
     state: web::Data<AppState>,
-    session: Session,
+    _editor: ProductEditor,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize_write(&state, &session).await?;
     let product = NewProduct::parse(&body)?;
     let created = ask_store(&state.store, CreateProduct { product }).await?;
     Ok(HttpResponse::Created().json(success(created)))
@@ -223,16 +215,15 @@ async fn create(
 
 /// Changes the given fields (admin); broadcasts `product:updated`.
 #[utoipa::path(put, path = "/api/products/{pid}", tag = "products",
-    params(("pid" = String, Path)), request_body = crate::routes::openapi::ProductPatch,
-    responses((status = 200, body = crate::routes::openapi::ProductResponse), (status = 400, body = crate::routes::openapi::ErrorResponse),
-        (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse)))]
+    params(("pid" = String, Path)), request_body = ProductPatch,
+    responses((status = 200, body = Success<Product>), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 async fn update(
     state: web::Data<AppState>,
-    session: Session,
+    _editor: ProductEditor,
     pid: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize_write(&state, &session).await?;
     let id = parse_id("pid", &pid)?;
     let patch = ProductPatch::parse(&body)?;
     let updated = ask_store(&state.store, UpdateProduct { id, patch }).await?;
@@ -241,34 +232,32 @@ async fn update(
 
 /// Deletes a product (admin); broadcasts `product:deleted`.
 #[utoipa::path(delete, path = "/api/products/{pid}", tag = "products", params(("pid" = String, Path)),
-    responses((status = 200, body = crate::routes::openapi::DeletedResponse), (status = 400, body = crate::routes::openapi::ErrorResponse),
-        (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = Success<Deleted>), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn delete(
     state: web::Data<AppState>,
-    session: Session,
+    _editor: ProductEditor,
     pid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize_write(&state, &session).await?;
     let id = parse_id("pid", &pid)?;
     ask_store(&state.store, DeleteProduct { id }).await?;
-    Ok(HttpResponse::Ok().json(success(serde_json::json!({ "_id": id.to_hex() }))))
+    Ok(HttpResponse::Ok().json(success(Deleted { id: id.to_hex() })))
 }
 
-/// Saves the uploaded images under `UPLOADS_DIR` and appends their URLs to
-/// the product's thumbnails (which broadcasts `product:updated`).
-/// Uploads image files (multipart; PNG, JPEG, GIF, WebP) and appends their URLs to `thumbnails` (admin).
+/// Uploads image files (multipart; PNG, JPEG, GIF, WebP) under
+/// `UPLOADS_DIR` and appends their URLs to `thumbnails` (admin); broadcasts
+/// `product:updated`.
 #[utoipa::path(post, path = "/api/products/{pid}/upload", tag = "products", params(("pid" = String, Path)),
     request_body(content_type = "multipart/form-data", description = "One or more image files, any field name"),
-    responses((status = 200, body = crate::routes::openapi::ProductResponse), (status = 400, body = crate::routes::openapi::ErrorResponse),
-        (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse),
-        (status = 413, body = crate::routes::openapi::ErrorResponse), (status = 415, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = Success<Product>), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse)))]
 async fn upload(
     state: web::Data<AppState>,
-    session: Session,
+    _editor: ProductEditor,
     pid: web::Path<String>,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    authorize_write(&state, &session).await?;
     let id = parse_id("pid", &pid)?;
     // Refuse before reading the body when the product does not exist.
     ask_store(&state.store, GetProduct { id }).await?;
@@ -278,7 +267,7 @@ async fn upload(
         Ok(product) => Ok(HttpResponse::Ok().json(success(product))),
         Err(error) => {
             uploads::remove(&saved).await;
-            Err(error)
+            Err(error.into())
         }
     }
 }

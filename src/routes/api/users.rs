@@ -5,13 +5,16 @@ use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::success;
+use super::{success, Deleted, Success};
 use crate::auth;
-use crate::domain::{parse_id, NewUser, Role};
-use crate::routes::{ask_store, ApiError};
-use crate::startup::AppState;
-use crate::store::{DeleteUser, ListUsers};
+use crate::domain::{parse_id, NewUser, Role, User};
+use crate::routes::error::ErrorResponse;
+use crate::routes::extractors::{Admin, SignedIn};
+use crate::routes::ApiError;
+use crate::state::AppState;
+use crate::store::{ask_store, DeleteUser, ListUsers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").get(list).post(register))
@@ -23,16 +26,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Every user (admin).
 #[utoipa::path(get, path = "/api/users", tag = "users",
-    responses((status = 200, body = crate::routes::openapi::UsersResponse), (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse)))]
-async fn list(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, ApiError> {
-    auth::require_admin(&session, &state.store).await?;
+    responses((status = 200, body = Success<Vec<User>>), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)))]
+async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let users = ask_store(&state.store, ListUsers {}).await?;
     Ok(HttpResponse::Ok().json(success(users)))
 }
 
 /// Registers a user (role `user`) with a cart of their own.
-#[utoipa::path(post, path = "/api/users", tag = "users", request_body = crate::routes::openapi::Registration,
-    responses((status = 201, body = crate::routes::openapi::UserResponse), (status = 400, body = crate::routes::openapi::ErrorResponse), (status = 409, body = crate::routes::openapi::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = NewUser,
+    responses((status = 201, body = Success<User>), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 async fn register(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let new_user = NewUser::parse(&body)?;
     let user = auth::register(&state.store, &state.accounts, new_user, Role::User).await?;
@@ -41,27 +43,26 @@ async fn register(state: web::Data<AppState>, body: web::Json<Value>) -> Result<
 
 /// Deletes a user (admin).
 #[utoipa::path(delete, path = "/api/users/{uid}", tag = "users", params(("uid" = String, Path)),
-    responses((status = 200, body = crate::routes::openapi::DeletedResponse), (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 403, body = crate::routes::openapi::ErrorResponse), (status = 404, body = crate::routes::openapi::ErrorResponse)))]
+    responses((status = 200, body = Success<Deleted>), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn delete(
     state: web::Data<AppState>,
-    session: Session,
+    _admin: Admin,
     uid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_admin(&session, &state.store).await?;
     let id = parse_id("uid", &uid)?;
     ask_store(&state.store, DeleteUser { id }).await?;
-    Ok(HttpResponse::Ok().json(success(serde_json::json!({ "_id": id.to_hex() }))))
+    Ok(HttpResponse::Ok().json(success(Deleted { id: id.to_hex() })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Credentials {
     pub email: String,
     pub password: String,
 }
 
 /// Checks the credentials and sets the `ecommerce_session` cookie.
-#[utoipa::path(post, path = "/api/sessions/login", tag = "users", request_body = crate::routes::openapi::Credentials,
-    responses((status = 200, body = crate::routes::openapi::UserResponse), (status = 401, body = crate::routes::openapi::ErrorResponse), (status = 429, body = crate::routes::openapi::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/sessions/login", tag = "users", request_body = Credentials,
+    responses((status = 200, body = Success<User>), (status = 401, body = ErrorResponse), (status = 429, body = ErrorResponse)))]
 async fn login(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -90,8 +91,7 @@ async fn logout(session: Session) -> HttpResponse {
 
 /// The logged-in user.
 #[utoipa::path(get, path = "/api/sessions/current", tag = "users",
-    responses((status = 200, body = crate::routes::openapi::UserResponse), (status = 401, body = crate::routes::openapi::ErrorResponse)))]
-async fn current(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, ApiError> {
-    let user = auth::require_user(&session, &state.store).await?;
-    Ok(HttpResponse::Ok().json(success(user)))
+    responses((status = 200, body = Success<User>), (status = 401, body = ErrorResponse)))]
+async fn current(SignedIn(user): SignedIn) -> HttpResponse {
+    HttpResponse::Ok().json(success(user))
 }

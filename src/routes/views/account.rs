@@ -6,11 +6,12 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{redirect, respond, signed_in, viewer};
+use super::{redirect, respond, signed_in, HtmlPages};
 use crate::auth;
 use crate::domain::{NewUser, Role};
+use crate::routes::extractors::PageViewer;
 use crate::routes::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Where to go after logging in: only a path on this site.
 fn safe_next(next: Option<&str>) -> &str {
@@ -50,10 +51,9 @@ pub struct RegisterForm {
 
 pub async fn login_form(
     state: web::Data<AppState>,
-    session: Session,
+    PageViewer(viewer): PageViewer,
     query: web::Query<NextParam>,
 ) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
     if viewer.is_some() {
         return redirect(safe_next(query.next.as_deref()));
     }
@@ -80,6 +80,7 @@ pub async fn login_submit(
     match attempt.and_then(|user| auth::log_in(&session, &user)) {
         Ok(()) => redirect(safe_next(form.next.as_deref())),
         Err(error) => {
+            let error = ApiError::from(error);
             let data = json!({ "error": error.client_message(), "email": form.email, "next": form.next });
             state
                 .views
@@ -88,8 +89,7 @@ pub async fn login_submit(
     }
 }
 
-pub async fn register_form(state: web::Data<AppState>, session: Session) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
+pub async fn register_form(state: web::Data<AppState>, PageViewer(viewer): PageViewer) -> HttpResponse {
     state
         .views
         .page(viewer.as_ref(), "register", "Register", json!({}))
@@ -134,8 +134,11 @@ pub async fn logout(session: Session) -> HttpResponse {
 }
 
 /// `/profile`: the logged-in user's details.
-pub async fn profile(request: HttpRequest, state: web::Data<AppState>, session: Session) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
+pub async fn profile(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    PageViewer(viewer): PageViewer,
+) -> HttpResponse {
     let page = async {
         let user = signed_in(viewer.clone(), &request)?;
         Ok(state

@@ -1,19 +1,18 @@
 //! The shop's pages: home, catalog, product, cart, realtime products, chat.
 
-use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::{respond, signed_in, viewer, PageError};
+use super::{respond, signed_in, HtmlPages, PageError};
 use crate::domain::{parse_id, ProductQuery};
 use crate::routes::api::products::{ListParams, ProductPage};
-use crate::routes::{ask_store, ApiError};
-use crate::startup::AppState;
-use crate::store::{GetCart, GetProduct, ListProducts};
+use crate::routes::extractors::PageViewer;
+use crate::routes::ApiError;
+use crate::state::AppState;
+use crate::store::{ask_store, GetCart, GetProduct, ListProducts};
 
 /// `/`: the product list.
-pub async fn home(state: web::Data<AppState>, session: Session) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
+pub async fn home(state: web::Data<AppState>, PageViewer(viewer): PageViewer) -> HttpResponse {
     let page = async {
         let query = ProductQuery::first_page(state.settings.catalog.max_page_size);
         let page = ask_store(&state.store, ListProducts { query }).await?;
@@ -27,16 +26,13 @@ pub async fn home(state: web::Data<AppState>, session: Session) -> HttpResponse 
 pub async fn catalog(
     request: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    PageViewer(viewer): PageViewer,
     params: web::Query<ListParams>,
 ) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
     let page = async {
         let user = signed_in(viewer.clone(), &request)?;
         let settings = &state.settings.catalog;
-        let query = params
-            .parse(settings.default_page_size, settings.max_page_size)
-            .map_err(ApiError::from)?;
+        let query = params.parse(settings.default_page_size, settings.max_page_size)?;
         let page = ask_store(&state.store, ListProducts { query: query.clone() }).await?;
         let page = ProductPage::new(&request, "", &query, page);
         let data = json!({ "page": page, "params": params.into_inner() });
@@ -49,13 +45,12 @@ pub async fn catalog(
 pub async fn product(
     request: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    PageViewer(viewer): PageViewer,
     pid: web::Path<String>,
 ) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
     let page = async {
         let user = signed_in(viewer.clone(), &request)?;
-        let id = parse_id("pid", &pid).map_err(ApiError::from)?;
+        let id = parse_id("pid", &pid)?;
         let product = ask_store(&state.store, GetProduct { id }).await?;
         let title = product.title.clone();
         Ok(state
@@ -70,13 +65,12 @@ pub async fn product(
 pub async fn cart(
     request: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
+    PageViewer(viewer): PageViewer,
     cid: web::Path<String>,
 ) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
     let page = async {
         let user = signed_in(viewer.clone(), &request)?;
-        let id = parse_id("cid", &cid).map_err(ApiError::from)?;
+        let id = parse_id("cid", &cid)?;
         if user.cart != id && !user.is_admin() {
             return Err(PageError::Failed(ApiError::Forbidden(
                 "this is not your cart".to_owned(),
@@ -99,8 +93,7 @@ pub async fn cart(
 
 /// `/realtimeproducts`: the live list and the create/delete form; the page's
 /// script talks to `/ws/products`.
-pub async fn realtime_products(state: web::Data<AppState>, session: Session) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
+pub async fn realtime_products(state: web::Data<AppState>, PageViewer(viewer): PageViewer) -> HttpResponse {
     state.views.page(
         viewer.as_ref(),
         "realTimeProducts",
@@ -111,14 +104,7 @@ pub async fn realtime_products(state: web::Data<AppState>, session: Session) -> 
 
 /// `/chat`: asks for an e-mail (or uses the logged-in user's), then the live
 /// chat over `/ws/chat`.
-pub async fn chat(state: web::Data<AppState>, session: Session) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
+pub async fn chat(state: web::Data<AppState>, PageViewer(viewer): PageViewer) -> HttpResponse {
     let data = json!({ "maxMessageChars": state.settings.chat.max_message_chars });
     state.views.page(viewer.as_ref(), "chat", "Chat", data)
-}
-
-/// `/api/docs`: the OpenAPI description (`/api/openapi.json`), rendered.
-pub async fn api_docs(state: web::Data<AppState>, session: Session) -> HttpResponse {
-    let viewer = viewer(&state, &session).await;
-    state.views.page(viewer.as_ref(), "apiDocs", "API", json!({}))
 }

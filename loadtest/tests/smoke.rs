@@ -2,9 +2,36 @@
 //! It asserts counts (every session joined, every delivery arrived), never
 //! timings; the figures themselves belong in docs/BENCHMARKS.md.
 
+use ecommerce::configuration::Settings;
+use ecommerce::startup::Application;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+const ADMIN_EMAIL: &str = "admin@loadtest.test";
+const ADMIN_PASSWORD: &str = "admin-password";
+
+/// The real server on port 0 with a temporary data dir and an admin.
+struct TestApp {
+    port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn spawn() -> TestApp {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::defaults().expect("default settings");
+        settings.server.host = "127.0.0.1".to_owned();
+        settings.server.port = 0;
+        settings.server.workers = 2;
+        settings.store.data_dir = data.path().join("data");
+        settings.uploads.dir = data.path().join("uploads");
+        settings.users.admin_email = ADMIN_EMAIL.to_owned();
+        settings.users.admin_password = ADMIN_PASSWORD.to_owned().into();
+        let application = Application::build(settings).await.expect("app builds");
+        let port = application.port();
+        actix_web::rt::spawn(application.run_until_stopped());
+        TestApp { port, _data: data }
+    }
+}
 
 async fn run_loadtest(app: &TestApp, args: &[&str]) -> Value {
     // The app's actors live on this test's thread: wait without blocking it.

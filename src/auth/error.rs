@@ -1,0 +1,28 @@
+//! `AuthError`: why an account or session operation was refused. It knows
+//! nothing of HTTP; `routes::error` gives each kind its status.
+
+use crate::domain::ValidationError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Nobody is logged in and the action needs someone (401).
+    #[error("{0}")]
+    LoginRequired(&'static str),
+    /// Logged in, but not allowed (403).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Unknown e-mail or wrong password; which one is not said (401).
+    #[error("wrong e-mail or password")]
+    WrongCredentials,
+    /// The login rate limit was reached (429).
+    #[error("too many login attempts; wait a minute and try again")]
+    TooManyAttempts,
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Hashing or session storage failed; the detail is logged, not shown.
+    #[error("{0}")]
+    Internal(String),
+}

@@ -1,0 +1,31 @@
+//! The hand-off from a feed or room to a session actor: bounded, never
+//! blocking the sender. A session's mailbox holds at most
+//! `websocket.outbound_queue` frames; a client that lets it fill up is closed
+//! (1008) rather than allowed to grow the server's memory.
+
+use actix::prelude::*;
+
+use super::protocol::Frame;
+
+/// What a feed or room hands a session actor.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub enum Outbound {
+    /// Write this frame to the client.
+    Frame(Frame),
+    /// The client did not keep up with its queue: close the connection.
+    CloseTooSlow,
+}
+
+/// Offers a frame to a session. A session whose queue is full is told to
+/// close; false means it is gone (full or closed) and must be forgotten.
+pub fn offer(session: &Recipient<Outbound>, frame: &Frame) -> bool {
+    match session.try_send(Outbound::Frame(frame.clone())) {
+        Ok(()) => true,
+        Err(SendError::Full(_)) => {
+            session.do_send(Outbound::CloseTooSlow);
+            false
+        }
+        Err(SendError::Closed(_)) => false,
+    }
+}

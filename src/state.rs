@@ -1,0 +1,28 @@
+//! `AppState`: what every request handler may use — the actors' addresses,
+//! the settings, the views and the account rules. Built in `startup`, read
+//! by `routes` through `web::Data<AppState>`.
+
+use std::sync::Arc;
+
+use actix::Addr;
+
+use crate::auth::{Accounts, LoginLimiter};
+use crate::configuration::Settings;
+use crate::realtime::{ChatRoom, ProductFeed};
+use crate::store::MongoStore;
+use crate::templates::Templates;
+
+/// Each HTTP worker has its own copy with its own `MongoStore` actor (over
+/// the one shared backend), so a request and its store call stay on one
+/// thread; the rest is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Addr<MongoStore>,
+    pub store_name: &'static str,
+    pub product_feed: Addr<ProductFeed>,
+    pub chat_room: Addr<ChatRoom>,
+    pub views: Arc<Templates>,
+    pub accounts: Arc<Accounts>,
+    pub login_limiter: Arc<LoginLimiter>,
+}

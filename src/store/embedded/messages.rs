@@ -1,0 +1,48 @@
+//! The `messages` table: every chat message; `recipient` is set for direct
+//! messages, which public history never lists.
+
+use async_trait::async_trait;
+use rusqlite::params;
+
+use super::mapping::{map_error, message_from_row, millis, MESSAGE_COLUMNS};
+use super::EmbeddedBackend;
+use crate::domain::{ChatMessage, Email, Id};
+use crate::store::{MessageCollection, StoreError};
+
+#[async_trait]
+impl MessageCollection for EmbeddedBackend {
+    async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError> {
+        self.run(move |c| {
+            c.execute(
+                &format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                params![
+                    message.id.to_hex(),
+                    message.user.as_str(),
+                    message.message,
+                    message.to.as_ref().map(Email::as_str),
+                    millis(message.created_at),
+                ],
+            )
+            .map_err(map_error)?;
+            Ok(message)
+        })
+        .await
+    }
+
+    async fn recent_messages(&self, limit: u32, before: Option<Id>) -> Result<Vec<ChatMessage>, StoreError> {
+        self.run(move |c| {
+            let mut statement = c
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE recipient IS NULL AND (?1 IS NULL OR id < ?1)
+                     ORDER BY id DESC LIMIT ?2"
+                ))
+                .map_err(map_error)?;
+            statement
+                .query_map(params![before.map(|id| id.to_hex()), limit], message_from_row)
+                .and_then(Iterator::collect)
+                .map_err(map_error)
+        })
+        .await
+    }
+}

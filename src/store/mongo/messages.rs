@@ -1,0 +1,35 @@
+//! The `messages` collection: `{user, message, to, createdAt}`; `to` is
+//! null for public messages, which the history lists (index `to, _id`).
+
+use async_trait::async_trait;
+use mongodb::bson::{doc, Bson};
+
+use super::mapping::{collect, map_error, MessageDocument};
+use super::MongoBackend;
+use crate::domain::{ChatMessage, Id};
+use crate::store::{MessageCollection, StoreError};
+
+#[async_trait]
+impl MessageCollection for MongoBackend {
+    async fn save_message(&self, message: ChatMessage) -> Result<ChatMessage, StoreError> {
+        let document = MessageDocument::from(message);
+        self.messages.insert_one(&document).await.map_err(map_error)?;
+        Ok(ChatMessage::from(document))
+    }
+
+    async fn recent_messages(&self, limit: u32, before: Option<Id>) -> Result<Vec<ChatMessage>, StoreError> {
+        let mut filter = doc! { "to": Bson::Null };
+        if let Some(before) = before {
+            filter.insert("_id", doc! { "$lt": before });
+        }
+        let items: Vec<MessageDocument> = collect(
+            self.messages
+                .find(filter)
+                .sort(doc! { "_id": -1 })
+                .limit(i64::from(limit))
+                .await,
+        )
+        .await?;
+        Ok(items.into_iter().map(ChatMessage::from).collect())
+    }
+}
