@@ -61,6 +61,9 @@ pub struct UserSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatSettings {
+    /// Whether visitors who are not logged in may chat (with an e-mail that
+    /// belongs to no account); false: they may only read.
+    pub allow_anonymous: bool,
     pub presence_window_ms: u64,
     pub history_size: u32,
     pub max_page_size: u32,
@@ -74,6 +77,11 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub base_url: String,
+    /// Origins besides the server's own whose pages may open its WebSockets
+    /// and send cookie-authenticated writes (e.g. `https://shop.example`).
+    pub allowed_origins: Vec<String>,
+    /// Peers (reverse proxies) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,7 +151,10 @@ impl Settings {
             Environment::with_prefix("APP")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("server.allowed_origins")
+                .with_list_parse_key("server.trusted_proxies"),
         );
         for (name, key) in SHORT_ENV_NAMES {
             if let Ok(value) = std::env::var(name) {

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod configuration;
 pub mod domain;
+pub mod metrics;
 pub mod realtime;
 pub mod routes;
 pub mod startup;

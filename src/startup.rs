@@ -19,7 +19,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{self, Accounts, LoginLimiter, MemorySessionStore};
 use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
+use crate::metrics::Metrics;
 use crate::realtime::{ChatRoom, ProductFeed};
+use crate::routes::security::{self, client_address, CSP_REPORT_PATH, SESSION_COOKIE};
 use crate::routes::{self, error, openapi::ApiDoc};
 use crate::state::AppState;
 use crate::store::{self, MongoStore};
@@ -69,6 +71,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     SessionKey(String),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 impl Application {
@@ -113,6 +117,7 @@ impl Application {
         let workers = settings.server.workers;
         let session_settings = settings.session.clone();
         let login_limiter = LoginLimiter::new(&settings.users);
+        let metrics = Arc::new(Metrics::new()?);
         let shared = AppState {
             settings: Arc::new(settings),
             store,
@@ -122,6 +127,7 @@ impl Application {
             views: Arc::new(views),
             accounts,
             login_limiter: Arc::new(login_limiter),
+            metrics,
         };
         let mut server = HttpServer::new(move || {
             // Runs once per worker thread: this worker's store actor.
@@ -132,18 +138,26 @@ impl Application {
             let settings = &state.settings;
             let session_ttl = actix_web::cookie::time::Duration::minutes(session_settings.ttl_minutes);
             let session = SessionMiddleware::builder(sessions.clone(), key.clone())
-                .cookie_name("ecommerce_session".to_owned())
+                .cookie_name(SESSION_COOKIE.to_owned())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .cookie_secure(session_settings.secure_cookie)
                 .session_lifecycle(BrowserSession::default().state_ttl(session_ttl))
                 .build();
+            let trusted_proxies = settings.server.trusted_proxies.clone();
             App::new()
                 .wrap(session)
+                .wrap(middleware::from_fn(security::refuse_foreign_origins))
+                .wrap(middleware::from_fn(security::security_headers))
                 // WebSocket upgrades are excluded: their "response" lasts as
                 // long as the session and would hold the log state with it.
                 .wrap(
-                    middleware::Logger::new("%a \"%r\" %s %b %Dms")
+                    middleware::Logger::new("%{client}xi \"%r\" %s %b %Dms")
+                        .custom_request_replace("client", move |request| {
+                            client_address(request.request(), &trusted_proxies)
+                                .map(|ip| ip.to_string())
+                                .unwrap_or_else(|| "-".to_owned())
+                        })
                         .exclude("/health")
                         .exclude_regex("^/ws/"),
                 )
@@ -155,6 +169,8 @@ impl Application {
                 )
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .route("/health", web::get().to(routes::health::health))
+                .route("/metrics", web::get().to(routes::metrics::metrics))
+                .route(CSP_REPORT_PATH, web::post().to(routes::metrics::csp_report))
                 // Before the /api scope, which would otherwise answer 404.
                 .route("/api/docs", web::get().to(|| async { redirect_to("/api/docs/") }))
                 .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
@@ -181,7 +197,8 @@ impl Application {
                 .route("/login", web::post().to(routes::views::login_submit))
                 .route("/register", web::get().to(routes::views::register_form))
                 .route("/register", web::post().to(routes::views::register_submit))
-                .route("/logout", web::route().to(routes::views::logout))
+                .route("/logout", web::get().to(routes::views::logout_form))
+                .route("/logout", web::post().to(routes::views::logout))
                 .route("/profile", web::get().to(routes::views::profile))
                 .service(Files::new("/assets", &settings.views.assets_dir))
                 .service(Files::new("/uploads", &settings.uploads.dir))

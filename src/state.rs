@@ -8,6 +8,7 @@ use actix::Addr;
 
 use crate::auth::{Accounts, LoginLimiter};
 use crate::configuration::Settings;
+use crate::metrics::Metrics;
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::store::MongoStore;
 use crate::templates::Templates;
@@ -25,4 +26,5 @@ pub struct AppState {
     pub views: Arc<Templates>,
     pub accounts: Arc<Accounts>,
     pub login_limiter: Arc<LoginLimiter>,
+    pub metrics: Arc<Metrics>,
 }

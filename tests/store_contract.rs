@@ -281,7 +281,18 @@ async fn carts_respect_stock_and_count_every_concurrent_add() {
     use ecommerce::domain::{CartItems, Quantity};
     on_every_backend(|backend| async move {
         let name = backend.name();
-        let cart = backend.create_cart().await.unwrap();
+        let cart = backend.create_cart(None).await.unwrap();
+        assert_eq!(backend.cart_owner(cart.id).await.unwrap(), None, "{name}");
+        let owner = Id::new();
+        let owned = backend.create_cart(Some(owner)).await.unwrap();
+        assert_eq!(backend.cart_owner(owned.id).await.unwrap(), Some(owner), "{name}");
+        assert!(
+            matches!(
+                backend.cart_owner(Id::new()).await,
+                Err(StoreError::NotFound("cart"))
+            ),
+            "{name}"
+        );
         let mug = create(&backend, "MUG", 2.5, 40, "k").await;
         let cup = create(&backend, "CUP", 1.0, 1, "k").await;
         let one = Quantity::parse("q", &json!(1)).unwrap();
@@ -373,6 +384,7 @@ async fn users_have_unique_emails_and_read_back_identically() {
         let created = backend.create_user(ana.clone()).await.unwrap();
         assert_eq!(created, ana.user);
         assert!(backend.any_users().await.unwrap());
+        assert!(!backend.any_admin().await.unwrap(), "{name}: only a user so far");
         let admin = backend
             .create_user(user("admin@example.com", Role::Admin))
             .await
@@ -392,6 +404,7 @@ async fn users_have_unique_emails_and_read_back_identically() {
             .expect("found");
         assert_eq!(found, ana, "{name}: the hash is stored and read back");
         assert_eq!(backend.get_user(admin.id).await.unwrap().role, Role::Admin);
+        assert!(backend.any_admin().await.unwrap(), "{name}");
         let listed: Vec<String> = backend
             .list_users()
             .await

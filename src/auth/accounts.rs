@@ -11,7 +11,8 @@ use super::{password, AuthError};
 use crate::configuration::UserSettings;
 use crate::domain::{Email, Id, NewUser, Password, Role, StoredUser, User};
 use crate::store::{
-    ask_store, AnyUsers, CreateCart, CreateUser, FindUserByEmail, MongoStore, StoreError, UniqueField,
+    ask_store, AnyAdmin, AnyUsers, CreateCart, CreateUser, FindUserByEmail, MongoStore, StoreError,
+    UniqueField,
 };
 
 /// Whether any account exists. Until one does, the server is open (a fresh
@@ -20,6 +21,8 @@ use crate::store::{
 #[derive(Default)]
 pub struct Accounts {
     exist: AtomicBool,
+    /// Whether an admin account exists (else refusals say how to make one).
+    admin: AtomicBool,
 }
 
 impl Accounts {
@@ -29,6 +32,14 @@ impl Accounts {
 
     pub fn mark_existing(&self) {
         self.exist.store(true, Ordering::Release);
+    }
+
+    pub fn admin_exists(&self) -> bool {
+        self.admin.load(Ordering::Acquire)
+    }
+
+    fn mark_admin(&self) {
+        self.admin.store(true, Ordering::Release);
     }
 }
 
@@ -51,9 +62,10 @@ pub async fn register(
     let password_hash = password::hash(new_user.password)
         .await
         .map_err(|e| AuthError::Internal(e.to_string()))?;
-    let cart = ask_store(store, CreateCart {}).await?;
+    let id = Id::new();
+    let cart = ask_store(store, CreateCart { owner: Some(id) }).await?;
     let user = User {
-        id: Id::new(),
+        id,
         first_name: new_user.first_name,
         last_name: new_user.last_name,
         email: new_user.email,
@@ -69,6 +81,9 @@ pub async fn register(
     )
     .await?;
     accounts.mark_existing();
+    if role == Role::Admin {
+        accounts.mark_admin();
+    }
     Ok(created)
 }
 
@@ -127,10 +142,18 @@ async fn try_prepare_accounts(
     if ask_store(store, AnyUsers {}).await? {
         accounts.mark_existing();
     }
+    if ask_store(store, AnyAdmin {}).await? {
+        accounts.mark_admin();
+    }
     if settings.admin_email.trim().is_empty() {
         if !accounts.exist() {
             log::warn!(
                 "no accounts and no ADMIN_EMAIL: product writes are open to anyone until a user registers"
+            );
+        } else if !accounts.admin_exists() {
+            log::warn!(
+                "accounts exist but no admin: nobody can change products or list users; \
+                 restart with ADMIN_EMAIL and ADMIN_PASSWORD set to create an admin"
             );
         }
         return Ok(());

@@ -9,9 +9,9 @@ pub enum AuthError {
     /// Nobody is logged in and the action needs someone (401).
     #[error("{0}")]
     LoginRequired(&'static str),
-    /// Logged in, but not allowed (403).
+    /// Logged in (or naming an identity), but not allowed (403).
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(String),
     /// Unknown e-mail or wrong password; which one is not said (401).
     #[error("wrong e-mail or password")]
     WrongCredentials,
@@ -25,4 +25,19 @@ pub enum AuthError {
     /// Hashing or session storage failed; the detail is logged, not shown.
     #[error("{0}")]
     Internal(String),
+}
+
+impl AuthError {
+    /// What a client may be told (no store or hashing detail, which is
+    /// logged instead); for the WebSocket `error` events.
+    pub fn client_message(&self) -> String {
+        match self {
+            AuthError::Store(error) => error.client_message(),
+            AuthError::Internal(detail) => {
+                log::error!("auth failure: {detail}");
+                "internal server error".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
 }

@@ -7,6 +7,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AuthError;
 use crate::configuration::UserSettings;
+use crate::domain::Email;
 
 pub struct LoginLimiter {
     by_email: DefaultKeyedRateLimiter<String>,
@@ -22,7 +23,9 @@ impl LoginLimiter {
         }
     }
 
-    /// Counts one attempt; refuses it when either limit is reached.
+    /// Counts one attempt; refuses it when either limit is reached. The
+    /// e-mail is counted in the form login looks it up by (trimmed,
+    /// lower-cased), so ` Ana@X.com ` and `ana@x.com` share one budget.
     pub fn check(&self, email: &str, address: Option<IpAddr>) -> Result<(), AuthError> {
         // Forget idle keys now and then so the maps stay small.
         if self.by_email.len() > 10_000 || self.by_address.len() > 10_000 {
@@ -30,7 +33,10 @@ impl LoginLimiter {
             self.by_address.retain_recent();
         }
         let address_ok = address.is_none_or(|ip| self.by_address.check_key(&ip).is_ok());
-        if !address_ok || self.by_email.check_key(&email.to_ascii_lowercase()).is_err() {
+        let key = Email::parse("email", email)
+            .map(|email| email.as_str().to_owned())
+            .unwrap_or_else(|_| email.trim().to_ascii_lowercase());
+        if !address_ok || self.by_email.check_key(&key).is_err() {
             return Err(AuthError::TooManyAttempts);
         }
         Ok(())

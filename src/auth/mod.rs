@@ -2,6 +2,7 @@
 //! for protected actions. Errors are `AuthError`; `routes` maps them to HTTP.
 
 mod accounts;
+mod carts;
 mod error;
 mod limiter;
 mod login;
@@ -9,6 +10,7 @@ pub mod password;
 mod session_store;
 
 pub use accounts::{prepare_accounts, register, Accounts};
+pub use carts::authorize_cart;
 pub use error::AuthError;
 pub use limiter::LoginLimiter;
 pub use login::{authenticate, current_user, log_in, log_out};
@@ -26,15 +28,23 @@ pub fn may_write_products(accounts: &Accounts, viewer: Option<&User>) -> Result<
         None => Err(AuthError::LoginRequired(
             "product changes need an admin: log in first (POST /api/sessions/login)",
         )),
-        Some(user) => require_admin(user),
+        Some(user) => require_admin(accounts, user),
     }
 }
 
-/// The rule for admin-only actions.
-pub fn require_admin(user: &User) -> Result<(), AuthError> {
+/// The rule for admin-only actions. When accounts exist but no admin does,
+/// the refusal says how to create one.
+pub fn require_admin(accounts: &Accounts, user: &User) -> Result<(), AuthError> {
     if user.is_admin() {
-        Ok(())
-    } else {
-        Err(AuthError::Forbidden("only an admin may do this"))
+        return Ok(());
     }
+    let mut message = "only an admin may do this".to_owned();
+    if !accounts.admin_exists() {
+        message.push_str(NO_ADMIN_HINT);
+    }
+    Err(AuthError::Forbidden(message))
 }
+
+/// How to get an admin when there is none.
+pub const NO_ADMIN_HINT: &str =
+    "; no admin account exists yet: restart the server with ADMIN_EMAIL and ADMIN_PASSWORD set to create one";

@@ -9,6 +9,11 @@
 //!   N joins costs O(N) frames per window instead of one per join.
 //! - Saves run concurrently but messages are broadcast in the order they
 //!   were posted (a reorder buffer keyed by a sequence number).
+//! - Identity: a member is `verified` when its session is logged in as its
+//!   e-mail. A direct message to an account reaches only verified sessions
+//!   of that account; a reader (an anonymous visitor when anonymous chat is
+//!   off) gets public messages and presence but is not listed and gets no
+//!   direct messages.
 //! - The recent public history is kept in memory (loaded once from the
 //!   store, then appended to), so a joiner's `history` costs no query and
 //!   is one frame shared by every joiner until the next message.
@@ -23,8 +28,8 @@ use super::outbound::{offer, Outbound};
 use super::protocol::Frame;
 use super::session::SessionId;
 use crate::configuration::ChatSettings;
-use crate::domain::{ChatMessage, Email, NewMessage};
-use crate::store::{MongoStore, RecentMessages, SaveMessage, StoreError};
+use crate::domain::{ChatMessage, Email, Id, NewMessage};
+use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage, StoreError};
 
 pub struct ChatRoom {
     store: Addr<MongoStore>,
@@ -37,12 +42,26 @@ pub struct ChatRoom {
     /// Posted messages waiting for their save, to be released in order.
     next_sequence: u64,
     next_to_release: u64,
-    saved: BTreeMap<u64, Option<ChatMessage>>,
+    saved: BTreeMap<u64, Option<Saved>>,
 }
 
 struct Member {
-    user: Email,
+    /// None for a reader.
+    user: Option<Email>,
+    /// Logged in as `user`.
+    verified: bool,
     session: Recipient<Outbound>,
+}
+
+/// A stored message and who may receive it.
+struct Saved {
+    message: ChatMessage,
+    /// Whether the sender was logged in (their copy goes to their
+    /// logged-in sessions only).
+    sender_verified: bool,
+    /// Whether the recipient of a direct message is an account (it goes to
+    /// sessions logged in as it only).
+    recipient_is_account: bool,
 }
 
 /// What the room last announced, and who changed since.
@@ -63,12 +82,14 @@ struct History {
     frame: Option<Frame>,
 }
 
-/// A session joins the room as `user`.
+/// A session joins the room as `user` (`None`: as a reader).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Join {
     pub id: SessionId,
-    pub user: Email,
+    pub user: Option<Email>,
+    /// The session is logged in as `user`.
+    pub verified: bool,
     pub session: Recipient<Outbound>,
 }
 
@@ -80,10 +101,32 @@ pub struct Leave {
 }
 
 /// Persists a message, then broadcasts it. Answers once it is stored.
+/// `verified`: the sender is logged in as the message's `user`.
 #[derive(Message)]
-#[rtype(result = "Result<ChatMessage, StoreError>")]
+#[rtype(result = "Result<ChatMessage, PostError>")]
 pub struct PostMessage {
     pub message: NewMessage,
+    pub verified: bool,
+}
+
+/// Why a message was not posted.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// An anonymous sender used an account's e-mail.
+    #[error("{0} belongs to an account: log in to post as it")]
+    AccountEmail(Email),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PostError {
+    /// What the sender may be told (no store detail).
+    pub fn client_message(&self) -> String {
+        match self {
+            PostError::Store(error) => error.client_message(),
+            other => other.to_string(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -141,17 +184,25 @@ impl ChatRoom {
 
     /// Adds a session, then sends it `history` and `presence`.
     fn admit(&mut self, join: Join, ctx: &mut Context<Self>) {
-        let Join { id, user, session } = join;
-        let sessions = self.tabs.entry(user.clone()).or_default();
-        sessions.push(id);
-        if sessions.len() == 1 {
-            self.presence.snapshot = None;
-            self.presence.changed.insert(user.clone());
+        let Join {
+            id,
+            user,
+            verified,
+            session,
+        } = join;
+        if let Some(user) = &user {
+            let sessions = self.tabs.entry(user.clone()).or_default();
+            sessions.push(id);
+            if sessions.len() == 1 {
+                self.presence.snapshot = None;
+                self.presence.changed.insert(user.clone());
+            }
         }
         self.members.insert(
             id,
             Member {
                 user,
+                verified,
                 session: session.clone(),
             },
         );
@@ -163,15 +214,15 @@ impl ChatRoom {
     }
 
     fn remove(&mut self, id: SessionId) {
-        let Some(member) = self.members.remove(&id) else {
+        let Some(Member { user: Some(user), .. }) = self.members.remove(&id) else {
             return;
         };
-        if let Some(sessions) = self.tabs.get_mut(&member.user) {
+        if let Some(sessions) = self.tabs.get_mut(&user) {
             sessions.retain(|session| *session != id);
             if sessions.is_empty() {
-                self.tabs.remove(&member.user);
+                self.tabs.remove(&user);
                 self.presence.snapshot = None;
-                self.presence.changed.insert(member.user);
+                self.presence.changed.insert(user);
             }
         }
     }
@@ -261,20 +312,35 @@ impl ChatRoom {
         }
     }
 
+    /// The sessions of `user`; only those logged in as it when
+    /// `verified_only`.
+    fn tabs_of(&self, user: &Email, verified_only: bool) -> Vec<SessionId> {
+        let tabs = self.tabs.get(user).map(Vec::as_slice).unwrap_or_default();
+        tabs.iter()
+            .copied()
+            .filter(|id| !verified_only || self.members.get(id).is_some_and(|member| member.verified))
+            .collect()
+    }
+
     /// Broadcasts a stored message: public ones to everyone (and into the
-    /// history), direct ones to the sender's and recipient's sessions only.
-    fn publish(&mut self, message: ChatMessage) {
+    /// history), direct ones to the sender's and recipient's sessions only
+    /// (logged-in ones, for accounts).
+    fn publish(&mut self, saved: Saved) {
+        let Saved {
+            message,
+            sender_verified,
+            recipient_is_account,
+        } = saved;
         let frame = Frame::event("message", &message);
         let recipients: Vec<SessionId> = match &message.to {
             None => self.members.keys().copied().collect(),
-            Some(to) => [&message.user, to]
-                .into_iter()
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .filter_map(|user| self.tabs.get(user))
-                .flatten()
-                .copied()
-                .collect(),
+            Some(to) => {
+                let mut sessions = self.tabs_of(&message.user, sender_verified);
+                if *to != message.user {
+                    sessions.extend(self.tabs_of(to, recipient_is_account));
+                }
+                sessions
+            }
         };
         if message.to.is_none() {
             self.history.messages.push_back(message);
@@ -290,8 +356,8 @@ impl ChatRoom {
     fn release_in_order(&mut self) {
         while let Some(outcome) = self.saved.remove(&self.next_to_release) {
             self.next_to_release += 1;
-            if let Some(message) = outcome {
-                self.publish(message);
+            if let Some(saved) = outcome {
+                self.publish(saved);
             }
         }
     }
@@ -327,19 +393,51 @@ impl Handler<Leave> for ChatRoom {
 }
 
 impl Handler<PostMessage> for ChatRoom {
-    type Result = ResponseActFuture<Self, Result<ChatMessage, StoreError>>;
+    type Result = ResponseActFuture<Self, Result<ChatMessage, PostError>>;
 
     fn handle(&mut self, post: PostMessage, _: &mut Context<Self>) -> Self::Result {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        let save = self.store.send(SaveMessage {
-            message: post.message,
-        });
-        Box::pin(save.into_actor(self).map(move |result, room, _| {
-            let result = result.unwrap_or_else(|_| Err(StoreError::Unavailable("store stopped".to_owned())));
-            room.saved.insert(sequence, result.as_ref().ok().cloned());
+        let PostMessage { message, verified } = post;
+        // The id is taken now, in posting order, whatever order the checks
+        // and saves below finish in.
+        let message = message.into_message(Id::new(), crate::domain::now());
+        let store = self.store.clone();
+        let work = async move {
+            // An anonymous sender's e-mail must still be nobody's account
+            // (one may have been registered since it joined).
+            if !verified
+                && ask_store(
+                    &store,
+                    FindUserByEmail {
+                        email: message.user.clone(),
+                    },
+                )
+                .await?
+                .is_some()
+            {
+                return Err(PostError::AccountEmail(message.user));
+            }
+            // Who may receive a direct message depends on whether its
+            // recipient is an account; unknown (store down) counts as one.
+            let recipient_is_account = match &message.to {
+                None => false,
+                Some(to) => ask_store(&store, FindUserByEmail { email: to.clone() })
+                    .await
+                    .map_or(true, |found| found.is_some()),
+            };
+            let saved = ask_store(&store, SaveMessage { message }).await?;
+            Ok((saved, recipient_is_account))
+        };
+        Box::pin(work.into_actor(self).map(move |result, room, _| {
+            let saved = result.as_ref().ok().map(|(message, recipient_is_account)| Saved {
+                message: message.clone(),
+                sender_verified: verified,
+                recipient_is_account: *recipient_is_account,
+            });
+            room.saved.insert(sequence, saved);
             room.release_in_order();
-            result
+            result.map(|(message, _)| message)
         }))
     }
 }

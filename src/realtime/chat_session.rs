@@ -1,6 +1,9 @@
 //! One `/ws/chat` connection: `join` with an e-mail, then `message` and
 //! `leave`. Every rule is checked here before the room is asked, so an
-//! invalid frame costs the room nothing and gets an `error` event.
+//! invalid frame costs the room nothing and gets an `error` event:
+//! a logged-in session chats as its account; an anonymous one with an
+//! e-mail that belongs to no account (or only reads, when
+//! `chat.allow_anonymous` is off).
 
 use actix::prelude::*;
 use actix_web_actors::ws::{self, WebsocketContext};
@@ -14,31 +17,48 @@ use super::session::{
 };
 use crate::configuration::{ChatSettings, WebSocketSettings};
 use crate::domain::{Email, NewMessage, ValidationError};
+use crate::store::{ask_store, FindUserByEmail, MongoStore, StoreError};
 
 pub struct ChatSession {
     id: SessionId,
     connection: Connection,
     room: Addr<ChatRoom>,
+    store: Addr<MongoStore>,
     max_message_chars: usize,
-    /// Who this session joined as; None until `join`, again after `leave`.
-    user: Option<Email>,
+    allow_anonymous: bool,
+    membership: Membership,
     /// A logged-in user's e-mail: the only identity this session may join as.
     identity: Option<Email>,
 }
+
+/// Where the session stands with the room.
+enum Membership {
+    Out,
+    /// An anonymous join waits for the store to say the e-mail is nobody's.
+    Joining,
+    /// Joined as this user (`None`: as a reader, who may not post).
+    Member(Option<Email>),
+}
+
+/// The join-time refusal for an e-mail that belongs to an account.
+const ACCOUNT_EMAIL: &str = "that e-mail belongs to an account: log in to chat as it";
 
 impl ChatSession {
     pub fn new(
         websocket: &WebSocketSettings,
         chat: &ChatSettings,
         room: Addr<ChatRoom>,
+        store: Addr<MongoStore>,
         identity: Option<Email>,
     ) -> Self {
         ChatSession {
             id: next_session_id(),
             connection: Connection::new(websocket),
             room,
+            store,
             max_message_chars: chat.max_message_chars,
-            user: None,
+            allow_anonymous: chat.allow_anonymous,
+            membership: Membership::Out,
             identity,
         }
     }
@@ -51,9 +71,11 @@ impl ChatSession {
         match event.event.as_str() {
             "join" => self.join(&event.data, ctx),
             "message" => self.post(&event.data, ctx),
-            "leave" => match self.user.take() {
-                Some(_) => self.room.do_send(Leave { id: self.id }),
-                None => self.connection.reply_error(ctx, "not joined: nothing to leave"),
+            "leave" => match std::mem::replace(&mut self.membership, Membership::Out) {
+                Membership::Member(_) => self.room.do_send(Leave { id: self.id }),
+                Membership::Joining | Membership::Out => {
+                    self.connection.reply_error(ctx, "not joined: nothing to leave")
+                }
             },
             other => self.connection.reply_error(
                 ctx,
@@ -63,42 +85,89 @@ impl ChatSession {
     }
 
     fn join(&mut self, data: &serde_json::Value, ctx: &mut WebsocketContext<Self>) {
-        if let Some(user) = &self.user {
-            let message = format!("already joined as {user}; send leave first");
-            return self.connection.reply_error(ctx, message);
+        match &self.membership {
+            Membership::Member(Some(user)) => {
+                let message = format!("already joined as {user}; send leave first");
+                return self.connection.reply_error(ctx, message);
+            }
+            Membership::Member(None) | Membership::Joining => {
+                return self
+                    .connection
+                    .reply_error(ctx, "already joined; send leave first")
+            }
+            Membership::Out => {}
         }
         let requested = data.get("user").and_then(|u| u.as_str());
-        let user = match (&self.identity, requested) {
-            (Some(identity), None) => Ok(identity.clone()),
+        match (&self.identity, requested) {
+            (Some(identity), None) => self.enter(Some(identity.clone()), true, ctx),
             (Some(identity), Some(raw)) => match Email::parse("user", raw) {
-                Ok(email) if email == *identity => Ok(email),
-                _ => Err(ValidationError::new(
-                    "user",
-                    format!("you are logged in: you chat as {identity}"),
-                )),
+                Ok(email) if email == *identity => self.enter(Some(email), true, ctx),
+                _ => send_validation_error(
+                    ctx,
+                    &ValidationError::new("user", format!("you are logged in: you chat as {identity}")),
+                ),
             },
-            (None, Some(raw)) => Email::parse("user", raw),
-            (None, None) => Err(ValidationError::new("user", r#"join needs {"user": "<e-mail>"}"#)),
-        };
-        match user {
-            Ok(user) => {
-                self.user = Some(user.clone());
-                self.room.do_send(Join {
-                    id: self.id,
-                    user,
-                    session: ctx.address().recipient(),
-                });
-            }
-            Err(error) => send_validation_error(ctx, &error),
+            // Anonymous chat is off: join to read only.
+            (None, _) if !self.allow_anonymous => self.enter(None, false, ctx),
+            (None, Some(raw)) => match Email::parse("user", raw) {
+                Ok(email) => self.join_anonymously(email, ctx),
+                Err(error) => send_validation_error(ctx, &error),
+            },
+            (None, None) => send_validation_error(
+                ctx,
+                &ValidationError::new("user", r#"join needs {"user": "<e-mail>"}"#),
+            ),
         }
     }
 
+    /// An anonymous visitor may use an e-mail that belongs to no account.
+    fn join_anonymously(&mut self, email: Email, ctx: &mut WebsocketContext<Self>) {
+        self.membership = Membership::Joining;
+        let (store, lookup) = (self.store.clone(), email.clone());
+        async move { ask_store(&store, FindUserByEmail { email: lookup }).await }
+            .into_actor(self)
+            .map(|found, session, ctx| {
+                if !matches!(session.membership, Membership::Joining) {
+                    return; // left meanwhile
+                }
+                session.membership = Membership::Out;
+                match found {
+                    Ok(None) => session.enter(Some(email), false, ctx),
+                    // The store is down: let the visitor in (to read and
+                    // see presence); each message is checked again when
+                    // posted, and none can be stored until the store is back.
+                    Err(StoreError::Unavailable(_)) => session.enter(Some(email), false, ctx),
+                    Ok(Some(_)) => send_validation_error(ctx, &ValidationError::new("user", ACCOUNT_EMAIL)),
+                    Err(error) => send_error(ctx, format!("join failed: {}", error.client_message()), None),
+                }
+            })
+            .spawn(ctx);
+    }
+
+    fn enter(&mut self, user: Option<Email>, verified: bool, ctx: &mut WebsocketContext<Self>) {
+        self.membership = Membership::Member(user.clone());
+        self.room.do_send(Join {
+            id: self.id,
+            user,
+            verified,
+            session: ctx.address().recipient(),
+        });
+    }
+
     fn post(&mut self, data: &serde_json::Value, ctx: &mut WebsocketContext<Self>) {
-        let Some(user) = self.user.clone() else {
-            return self.connection.reply_error(
-                ctx,
-                "join first: send {\"event\":\"join\",\"data\":{\"user\":\"<e-mail>\"}}",
-            );
+        let user = match &self.membership {
+            Membership::Member(Some(user)) => user.clone(),
+            Membership::Member(None) => {
+                return self
+                    .connection
+                    .reply_error(ctx, "log in to chat: visitors may only read here")
+            }
+            Membership::Joining | Membership::Out => {
+                return self.connection.reply_error(
+                    ctx,
+                    "join first: send {\"event\":\"join\",\"data\":{\"user\":\"<e-mail>\"}}",
+                )
+            }
         };
         let message = match NewMessage::parse(user, data, self.max_message_chars) {
             Ok(message) => message,
@@ -106,8 +175,9 @@ impl ChatSession {
         };
         // Success reaches this client through the room's broadcast; only a
         // failure is answered here.
+        let verified = self.identity.is_some();
         self.room
-            .send(PostMessage { message })
+            .send(PostMessage { message, verified })
             .into_actor(self)
             .map(|result, _, ctx| {
                 let error = match result {
@@ -135,7 +205,7 @@ impl Actor for ChatSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        if self.user.is_some() {
+        if let Membership::Member(_) = self.membership {
             self.room.do_send(Leave { id: self.id });
         }
     }

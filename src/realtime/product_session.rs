@@ -14,9 +14,9 @@ use super::session::{
 };
 use std::sync::Arc;
 
-use crate::auth::{may_write_products, Accounts};
+use crate::auth::{authorize_cart, may_write_products, Accounts};
 use crate::configuration::WebSocketSettings;
-use crate::domain::{parse_id, NewProduct, User, ValidationError};
+use crate::domain::{parse_id, Id, NewProduct, User, ValidationError};
 use crate::store::{CreateProduct, DeleteProduct, MongoStore, StoreError};
 
 pub struct ProductSession {
@@ -52,7 +52,7 @@ impl ProductSession {
         match may_write_products(&self.accounts, self.viewer.as_ref()) {
             Ok(()) => true,
             Err(refusal) => {
-                send_error(ctx, refusal, None);
+                send_error(ctx, refusal.client_message(), None);
                 false
             }
         }
@@ -74,7 +74,7 @@ impl ProductSession {
                 Err(error) => send_validation_error(ctx, &error),
             },
             "cart:watch" => match parse_target(&event.data) {
-                Ok(cart) => self.feed.do_send(WatchCart { id: self.id, cart }),
+                Ok(cart) => self.watch_cart(cart, ctx),
                 Err(error) => send_validation_error(ctx, &error),
             },
             other => self.connection.reply_error(
@@ -84,6 +84,23 @@ impl ProductSession {
                 ),
             ),
         }
+    }
+
+    /// Watches a cart once the cart rule allows it (`error` otherwise).
+    fn watch_cart(&self, cart: Id, ctx: &mut WebsocketContext<Self>) {
+        let (store, accounts, viewer) = (self.store.clone(), self.accounts.clone(), self.viewer.clone());
+        let check = async move { authorize_cart(&store, &accounts, viewer.as_ref(), cart).await };
+        check
+            .into_actor(self)
+            .map(move |allowed, session, ctx| match allowed {
+                Ok(()) => session.feed.do_send(WatchCart { id: session.id, cart }),
+                Err(refusal) => send_error(
+                    ctx,
+                    format!("cart:watch refused: {}", refusal.client_message()),
+                    None,
+                ),
+            })
+            .spawn(ctx);
     }
 
     /// Waits for a store call; its success reaches every client through the

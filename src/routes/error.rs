@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::domain::ValidationError;
+use crate::realtime::chat_room::PostError;
 use crate::store::StoreError;
 
 /// The body of every failure.
@@ -60,6 +61,16 @@ pub enum ApiError {
     /// An actor the request needed is gone (shutting down).
     #[error("the server is shutting down")]
     Stopped(#[from] actix::MailboxError),
+}
+
+/// A chat message refused or not stored.
+impl From<PostError> for ApiError {
+    fn from(error: PostError) -> Self {
+        match error {
+            PostError::AccountEmail(_) => ApiError::Forbidden(error.to_string()),
+            PostError::Store(error) => ApiError::Store(error),
+        }
+    }
 }
 
 /// Each refusal of the account rules gets its status here.

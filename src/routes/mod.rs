@@ -6,7 +6,9 @@ pub mod api;
 pub mod error;
 pub mod extractors;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
+pub mod security;
 pub mod views;
 pub mod ws;
 

@@ -41,6 +41,7 @@ pub async fn chat(
         &settings.websocket,
         &settings.chat,
         state.chat_room.clone(),
+        state.store.clone(),
         viewer.map(|user| user.email),
     );
     WsResponseBuilder::new(session, &request, stream)

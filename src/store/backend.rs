@@ -36,8 +36,12 @@ pub trait ProductCollection: Send + Sync {
 /// product, and lines whose product was deleted are left out.
 #[async_trait]
 pub trait CartCollection: Send + Sync {
-    async fn create_cart(&self) -> Result<Cart, StoreError>;
+    /// A new empty cart, belonging to `owner` when given.
+    async fn create_cart(&self, owner: Option<Id>) -> Result<Cart, StoreError>;
     async fn get_cart(&self, id: Id) -> Result<Cart, StoreError>;
+    /// The user the cart was created for (`None` for carts created by
+    /// nobody in particular); `NotFound` if there is no such cart.
+    async fn cart_owner(&self, id: Id) -> Result<Option<Id>, StoreError>;
     /// Adds `quantity` of a product (a new line, or more on its line),
     /// refusing to go past the product's stock. Atomic: concurrent adds to
     /// one cart all count.
@@ -63,6 +67,7 @@ pub trait UserCollection: Send + Sync {
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     async fn delete_user(&self, id: Id) -> Result<(), StoreError>;
     async fn any_users(&self) -> Result<bool, StoreError>;
+    async fn any_admin(&self) -> Result<bool, StoreError>;
 }
 
 /// The `messages` collection.

@@ -24,8 +24,8 @@ pub use error::StoreError;
 
 use crate::configuration::{Settings, StoreBackendKind};
 use crate::domain::{
-    Cart, CartItems, ChatMessage, Email, Id, NewMessage, NewProduct, Product, ProductPatch, ProductQuery,
-    Quantity, StoredUser, User,
+    Cart, CartItems, ChatMessage, Email, Id, NewProduct, Product, ProductPatch, ProductQuery, Quantity,
+    StoredUser, User,
 };
 
 /// A committed change, published to whoever listens (the `ProductFeed`).
@@ -164,8 +164,9 @@ store_message!(
 
 store_message!(
     /// Persists a chat message (the `ChatRoom` broadcasts it afterwards).
-    SaveMessage { message: NewMessage } -> ChatMessage,
-    |b| b.save_message(message.into_message(Id::new(), crate::domain::now()))
+    /// The room gives it its id, in posting order, so ids sort as posted.
+    SaveMessage { message: ChatMessage } -> ChatMessage,
+    |b| b.save_message(message)
 );
 
 store_message!(
@@ -175,13 +176,20 @@ store_message!(
 );
 
 store_message!(
-    CreateCart {} -> Cart,
-    |b| b.create_cart()
+    /// A new empty cart, belonging to `owner` when given.
+    CreateCart { owner: Option<Id> } -> Cart,
+    |b| b.create_cart(owner)
 );
 
 store_message!(
     GetCart { id: Id } -> Cart,
     |b| b.get_cart(id)
+);
+
+store_message!(
+    /// Whom a cart belongs to (`None`: nobody in particular).
+    CartOwner { id: Id } -> Option<Id>,
+    |b| b.cart_owner(id)
 );
 
 store_message!(
@@ -243,4 +251,10 @@ store_message!(
     /// Whether any account exists (product writes then need an admin).
     AnyUsers {} -> bool,
     |b| b.any_users()
+);
+
+store_message!(
+    /// Whether any admin account exists.
+    AnyAdmin {} -> bool,
+    |b| b.any_admin()
 );

@@ -301,7 +301,8 @@ async fn a_watched_cart_is_pushed_live_on_every_change() {
     let other_cart = new_cart(&app).await;
     let mug = stocked(&app, "MUG", 5).await;
     let mug_id = mug["_id"].as_str().unwrap();
-    let mut page = app.ws("/ws/products").await;
+    // The admin may watch any cart (owners: see the security tests).
+    let mut page = app.ws_as_admin("/ws/products").await;
     page.expect_event("products").await;
     page.send_event("cart:watch", json!({"_id": cart})).await;
     let mut bystander = app.ws("/ws/products").await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{TestApp, WsClient};
+use crate::helpers::{Browser, TestApp, WsClient};
 
 /// Connects and joins as `user`; returns the client and its presence list
 /// after consuming `history` and `presence`.
@@ -340,9 +340,12 @@ async fn flooding_gets_an_error_and_the_excess_is_not_stored() {
 async fn the_messages_api_posts_like_the_socket_and_pages_history() {
     let app = TestApp::spawn().await;
     let mut ana = join_settled(&app, "ana@example.com").await;
+    // A visitor, not logged in, names the e-mail it posts as.
+    let visitor = Browser::new();
 
     let (status, body) = app
-        .post_json(
+        .post_json_with(
+            &visitor.client,
             "/api/messages",
             &json!({"user": "Postman@Example.com", "message": "from REST"}),
         )
@@ -361,14 +364,15 @@ async fn the_messages_api_posts_like_the_socket_and_pages_history() {
         (json!({"user": "a@b.co", "message": ""}), "message"),
         (json!({"user": "a@b.co", "message": "x", "to": "nope"}), "to"),
     ] {
-        let (status, response) = app.post_json("/api/messages", &bad).await;
+        let (status, response) = app.post_json_with(&visitor.client, "/api/messages", &bad).await;
         assert_eq!(status, 400, "{bad}: {response}");
         assert_eq!(response["details"]["field"], field);
     }
     ana.expect_silence(Duration::from_millis(200)).await;
 
     for i in 0..4 {
-        app.post_json(
+        app.post_json_with(
+            &visitor.client,
             "/api/messages",
             &json!({"user": "a@b.co", "message": format!("p{i}")}),
         )

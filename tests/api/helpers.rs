@@ -155,6 +155,19 @@ impl TestApp {
         .await
     }
 
+    /// POSTs JSON with another client (another browser, or a visitor).
+    pub async fn post_json_with(&self, client: &reqwest::Client, path: &str, body: &Value) -> (u16, Value) {
+        json_of(
+            client
+                .post(self.url(path))
+                .json(body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
     pub async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
         json_of(
             self.client

@@ -1,5 +1,7 @@
 //! `/api/carts`: create, read (populated), add, set quantity, replace,
 //! remove a line, empty. `/products/` is accepted wherever `/product/` is.
+//! Once any account exists a cart is its owner's (and admins'): every route
+//! on one takes `CartAccess`, and creating one needs a login.
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -9,6 +11,7 @@ use utoipa::ToSchema;
 use super::{success, Success};
 use crate::domain::{parse_id, parse_quantity_body, Cart, CartItems, Quantity, ValidationError};
 use crate::routes::error::ErrorResponse;
+use crate::routes::extractors::{CartAccess, Viewer};
 use crate::routes::ApiError;
 use crate::state::AppState;
 use crate::store::{
@@ -62,35 +65,49 @@ fn optional_json(body: &web::Bytes) -> Result<Option<Value>, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
-#[utoipa::path(post, path = "/api/carts", tag = "carts", responses((status = 201, body = Success<Cart>)))]
-async fn create(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let cart = ask_store(&state.store, CreateCart {}).await?;
+/// Creates an empty cart, owned by the logged-in user (a login is needed
+/// once any account exists).
+#[utoipa::path(post, path = "/api/carts", tag = "carts",
+    responses((status = 201, body = Success<Cart>), (status = 401, body = ErrorResponse)))]
+async fn create(state: web::Data<AppState>, Viewer(viewer): Viewer) -> Result<HttpResponse, ApiError> {
+    if state.accounts.exist() && viewer.is_none() {
+        return Err(ApiError::Unauthorized(
+            "carts belong to their owners: log in first (POST /api/sessions/login)".to_owned(),
+        ));
+    }
+    let owner = viewer.map(|user| user.id);
+    let cart = ask_store(&state.store, CreateCart { owner }).await?;
     Ok(HttpResponse::Created().json(success(cart)))
 }
 
 #[utoipa::path(get, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
-    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
-async fn get(state: web::Data<AppState>, cid: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = parse_id("cid", &cid)?;
-    let cart = ask_store(&state.store, GetCart { id }).await?;
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "Not logged in (once accounts exist)"), (status = 403, body = ErrorResponse, description = "Someone else's cart"), (status = 404, body = ErrorResponse)))]
+async fn get(state: web::Data<AppState>, access: CartAccess) -> Result<HttpResponse, ApiError> {
+    let cart = ask_store(&state.store, GetCart { id: access.cart }).await?;
     Ok(HttpResponse::Ok().json(success(cart)))
+}
+
+/// The `{pid}` of a cart line path.
+fn product_id(path: &web::Path<(String, String)>) -> Result<crate::domain::Id, ApiError> {
+    Ok(parse_id("pid", &path.1)?)
 }
 
 /// Adds 1, or `quantity`; increments an existing line; never past the stock.
 #[utoipa::path(post, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
     request_body(content = Option<QuantityBody>),
-    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse, description = "Not enough stock")))]
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "Not logged in (once accounts exist)"), (status = 403, body = ErrorResponse, description = "Someone else's cart"), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse, description = "Not enough stock")))]
 async fn add(
     state: web::Data<AppState>,
+    access: CartAccess,
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (cart, product) = (parse_id("cid", &path.0)?, parse_id("pid", &path.1)?);
+    let product = product_id(&path)?;
     let quantity = parse_quantity_body(optional_json(&body)?.as_ref())?;
     let cart = ask_store(
         &state.store,
         AddToCart {
-            cart,
+            cart: access.cart,
             product,
             quantity,
         },
@@ -102,13 +119,14 @@ async fn add(
 /// Sets the line's quantity (adds the line if absent).
 #[utoipa::path(put, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
     request_body = QuantityBody,
-    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "Not logged in (once accounts exist)"), (status = 403, body = ErrorResponse, description = "Someone else's cart"), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 async fn set_quantity(
     state: web::Data<AppState>,
+    access: CartAccess,
     path: web::Path<(String, String)>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let (cart, product) = (parse_id("cid", &path.0)?, parse_id("pid", &path.1)?);
+    let product = product_id(&path)?;
     let quantity = match body.get("quantity") {
         Some(value) => Quantity::parse("quantity", value)?,
         None => return Err(ValidationError::new("quantity", r#"send {"quantity": n}"#).into()),
@@ -116,7 +134,7 @@ async fn set_quantity(
     let cart = ask_store(
         &state.store,
         SetCartQuantity {
-            cart,
+            cart: access.cart,
             product,
             quantity,
         },
@@ -128,34 +146,47 @@ async fn set_quantity(
 /// Replaces every line.
 #[utoipa::path(put, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
     request_body = CartItemsBody,
-    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "Not logged in (once accounts exist)"), (status = 403, body = ErrorResponse, description = "Someone else's cart"), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 async fn replace(
     state: web::Data<AppState>,
-    cid: web::Path<String>,
+    access: CartAccess,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let cart = parse_id("cid", &cid)?;
     let items = CartItems::parse(&body)?;
-    let cart = ask_store(&state.store, ReplaceCart { cart, items }).await?;
+    let cart = ask_store(
+        &state.store,
+        ReplaceCart {
+            cart: access.cart,
+            items,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(success(cart)))
 }
 
 #[utoipa::path(delete, path = "/api/carts/{cid}/product/{pid}", tag = "carts", params(("cid" = String, Path), ("pid" = String, Path)),
-    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "Not logged in (once accounts exist)"), (status = 403, body = ErrorResponse, description = "Someone else's cart"), (status = 404, body = ErrorResponse)))]
 async fn remove(
     state: web::Data<AppState>,
+    access: CartAccess,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (cart, product) = (parse_id("cid", &path.0)?, parse_id("pid", &path.1)?);
-    let cart = ask_store(&state.store, RemoveFromCart { cart, product }).await?;
+    let product = product_id(&path)?;
+    let cart = ask_store(
+        &state.store,
+        RemoveFromCart {
+            cart: access.cart,
+            product,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(success(cart)))
 }
 
 /// Empties the cart (it remains).
 #[utoipa::path(delete, path = "/api/carts/{cid}", tag = "carts", params(("cid" = String, Path)),
-    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
-async fn clear(state: web::Data<AppState>, cid: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let cart = parse_id("cid", &cid)?;
-    let cart = ask_store(&state.store, ClearCart { cart }).await?;
+    responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "Not logged in (once accounts exist)"), (status = 403, body = ErrorResponse, description = "Someone else's cart"), (status = 404, body = ErrorResponse)))]
+async fn clear(state: web::Data<AppState>, access: CartAccess) -> Result<HttpResponse, ApiError> {
+    let cart = ask_store(&state.store, ClearCart { cart: access.cart }).await?;
     Ok(HttpResponse::Ok().json(success(cart)))
 }

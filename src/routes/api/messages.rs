@@ -10,6 +10,7 @@ use super::{success, Success};
 use crate::domain::{parse_id, ChatMessage, Email, NewMessage, ValidationError};
 use crate::realtime::chat_room::PostMessage;
 use crate::routes::error::ErrorResponse;
+use crate::routes::extractors::Viewer;
 use crate::routes::ApiError;
 use crate::state::AppState;
 use crate::store::{ask_store, RecentMessages};
@@ -17,12 +18,41 @@ use crate::store::{ask_store, RecentMessages};
 /// `POST /api/messages`: a message as the chat would send it.
 #[derive(Serialize, ToSchema)]
 pub struct MessageBody {
-    /// The sender's e-mail.
-    user: String,
+    /// The sender's e-mail: optional when logged in (it must then be the
+    /// account's own); required from visitors, and must belong to no account.
+    user: Option<String>,
     /// 1 to `chat.max_message_chars` (1000) characters.
     message: String,
     /// A recipient's e-mail for a direct message; null or absent for everyone.
     to: Option<String>,
+}
+
+/// Who sends a posted message, and whether they are logged in as it: the
+/// logged-in user (naming anyone else is 403), or, when anonymous chat is
+/// on, the e-mail a visitor names (the room refuses it, 403, if it belongs
+/// to an account).
+fn sender(
+    state: &AppState,
+    logged_in: Option<Email>,
+    named: Option<Email>,
+) -> Result<(Email, bool), ApiError> {
+    if let Some(identity) = logged_in {
+        return match named {
+            Some(other) if other != identity => Err(ApiError::Forbidden(format!(
+                "you are logged in as {identity}: you cannot post as {other}"
+            ))),
+            _ => Ok((identity, true)),
+        };
+    }
+    if !state.settings.chat.allow_anonymous {
+        return Err(ApiError::Unauthorized(
+            "log in to post messages (POST /api/sessions/login)".to_owned(),
+        ));
+    }
+    match named {
+        Some(named) => Ok((named, false)),
+        None => Err(ValidationError::new("user", "user (the sender's e-mail) is required").into()),
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -67,13 +97,21 @@ async fn list(
 /// `POST /api/messages` `{user, message, to}`: 201 with the stored message.
 /// Stores the message, then broadcasts it on `/ws/chat` like a socket message.
 #[utoipa::path(post, path = "/api/messages", tag = "messages", request_body = MessageBody,
-    responses((status = 201, body = Success<ChatMessage>), (status = 400, body = ErrorResponse)))]
-async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
-    let user = match body.get("user").and_then(Value::as_str) {
-        Some(raw) => Email::parse("user", raw)?,
-        None => return Err(ValidationError::new("user", "user (the sender's e-mail) is required").into()),
+    responses((status = 201, body = Success<ChatMessage>), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse, description = "Anonymous posting is off"),
+        (status = 403, body = ErrorResponse, description = "Posting as someone else, or as an account without its login")))]
+async fn create(
+    state: web::Data<AppState>,
+    Viewer(viewer): Viewer,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let named = match body.get("user") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(raw)) => Some(Email::parse("user", raw)?),
+        Some(_) => return Err(ValidationError::new("user", "user must be an e-mail address").into()),
     };
+    let (user, verified) = sender(&state, viewer.map(|user| user.email), named)?;
     let message = NewMessage::parse(user, &body, state.settings.chat.max_message_chars)?;
-    let stored = state.chat_room.send(PostMessage { message }).await??;
+    let stored = state.chat_room.send(PostMessage { message, verified }).await??;
     Ok(HttpResponse::Created().json(success(stored)))
 }

@@ -12,6 +12,7 @@ use crate::auth;
 use crate::domain::{parse_id, NewUser, Role, User};
 use crate::routes::error::ErrorResponse;
 use crate::routes::extractors::{Admin, SignedIn};
+use crate::routes::security::client_address;
 use crate::routes::ApiError;
 use crate::state::AppState;
 use crate::store::{ask_store, DeleteUser, ListUsers};
@@ -69,7 +70,7 @@ async fn login(
     session: Session,
     credentials: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let address = request.peer_addr().map(|peer| peer.ip());
+    let address = client_address(&request, &state.settings.server.trusted_proxies);
     let user = auth::authenticate(
         &state.store,
         &state.login_limiter,

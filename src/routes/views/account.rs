@@ -10,6 +10,7 @@ use super::{redirect, respond, signed_in, HtmlPages};
 use crate::auth;
 use crate::domain::{NewUser, Role};
 use crate::routes::extractors::PageViewer;
+use crate::routes::security::client_address;
 use crate::routes::ApiError;
 use crate::state::AppState;
 
@@ -68,7 +69,7 @@ pub async fn login_submit(
     session: Session,
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
-    let address = request.peer_addr().map(|peer| peer.ip());
+    let address = client_address(&request, &state.settings.server.trusted_proxies);
     let attempt = auth::authenticate(
         &state.store,
         &state.login_limiter,
@@ -127,7 +128,16 @@ pub async fn register_submit(
     }
 }
 
-/// `GET` or `POST /logout`: ends the session.
+/// `GET /logout`: asks to confirm with a button (a link alone must not log
+/// anyone out: a cross-site link could).
+pub async fn logout_form(state: web::Data<AppState>, PageViewer(viewer): PageViewer) -> HttpResponse {
+    if viewer.is_none() {
+        return redirect("/login");
+    }
+    state.views.page(viewer.as_ref(), "logout", "Log out", json!({}))
+}
+
+/// `POST /logout`: ends the session.
 pub async fn logout(session: Session) -> HttpResponse {
     auth::log_out(&session);
     redirect("/login")

@@ -9,7 +9,7 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{http::StatusCode, HttpRequest, HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
-pub use account::{login_form, login_submit, logout, profile, register_form, register_submit};
+pub use account::{login_form, login_submit, logout, logout_form, profile, register_form, register_submit};
 pub use shop::{cart, catalog, chat, home, product, realtime_products};
 
 use crate::domain::User;

@@ -3,11 +3,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::{respond, signed_in, HtmlPages, PageError};
+use super::{respond, signed_in, HtmlPages};
+use crate::auth;
 use crate::domain::{parse_id, ProductQuery};
 use crate::routes::api::products::{ListParams, ProductPage};
 use crate::routes::extractors::PageViewer;
-use crate::routes::ApiError;
 use crate::state::AppState;
 use crate::store::{ask_store, GetCart, GetProduct, ListProducts};
 
@@ -71,11 +71,7 @@ pub async fn cart(
     let page = async {
         let user = signed_in(viewer.clone(), &request)?;
         let id = parse_id("cid", &cid)?;
-        if user.cart != id && !user.is_admin() {
-            return Err(PageError::Failed(ApiError::Forbidden(
-                "this is not your cart".to_owned(),
-            )));
-        }
+        auth::authorize_cart(&state.store, &state.accounts, Some(&user), id).await?;
         let cart = ask_store(&state.store, GetCart { id }).await?;
         let lines: Vec<Value> = cart
             .products

@@ -89,12 +89,16 @@ fn change_cart(
 
 #[async_trait]
 impl CartCollection for EmbeddedBackend {
-    async fn create_cart(&self) -> Result<Cart, StoreError> {
-        self.run(|c| {
+    async fn create_cart(&self, owner: Option<Id>) -> Result<Cart, StoreError> {
+        self.run(move |c| {
             let id = Id::new();
             c.execute(
-                "INSERT INTO carts (id, created_at) VALUES (?1, ?2)",
-                params![id.to_hex(), millis(crate::domain::now())],
+                "INSERT INTO carts (id, created_at, owner) VALUES (?1, ?2, ?3)",
+                params![
+                    id.to_hex(),
+                    millis(crate::domain::now()),
+                    owner.map(|o| o.to_hex())
+                ],
             )
             .map_err(map_error)?;
             Ok(Cart {
@@ -107,6 +111,20 @@ impl CartCollection for EmbeddedBackend {
 
     async fn get_cart(&self, id: Id) -> Result<Cart, StoreError> {
         self.run(move |c| read_cart(c, id)).await
+    }
+
+    async fn cart_owner(&self, id: Id) -> Result<Option<Id>, StoreError> {
+        self.run(move |c| {
+            let owner: Option<String> = c
+                .query_row("SELECT owner FROM carts WHERE id = ?1", [id.to_hex()], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(map_error)?
+                .ok_or(StoreError::NotFound("cart"))?;
+            Ok(owner.and_then(|hex| Id::parse_str(&hex).ok()))
+        })
+        .await
     }
 
     async fn add_to_cart(&self, cart: Id, product: Id, quantity: Quantity) -> Result<Cart, StoreError> {

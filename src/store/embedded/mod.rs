@@ -49,6 +49,20 @@ impl EmbeddedBackend {
             )
             .map_err(map_error)?;
         connection.execute_batch(schema::SCHEMA).map_err(map_error)?;
+        for (table, column, kind) in schema::ADDED_COLUMNS {
+            let present: bool = connection
+                .query_row(
+                    &format!("SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"),
+                    [column],
+                    |row| row.get(0),
+                )
+                .map_err(map_error)?;
+            if !present {
+                connection
+                    .execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+                    .map_err(map_error)?;
+            }
+        }
         Ok(EmbeddedBackend {
             connection: Arc::new(Mutex::new(connection)),
             listings: ListingCache::default(),

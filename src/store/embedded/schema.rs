@@ -4,6 +4,10 @@
 /// The database file, under `DATA_DIR`.
 pub const DATABASE_FILE: &str = "ecommerce.sqlite3";
 
+/// Columns added after a table's first release, as (table, column, type):
+/// added to database files made before them.
+pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("carts", "owner", "TEXT")];
+
 /// Runs at every open; creates what is missing.
 pub const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS products (
@@ -23,7 +27,8 @@ pub const SCHEMA: &str = "
     CREATE INDEX IF NOT EXISTS products_by_price ON products (price, id);
     CREATE TABLE IF NOT EXISTS carts (
         id          TEXT PRIMARY KEY,
-        created_at  INTEGER NOT NULL
+        created_at  INTEGER NOT NULL,
+        owner       TEXT
     );
     CREATE TABLE IF NOT EXISTS cart_items (
         cart_id     TEXT NOT NULL,

@@ -78,6 +78,18 @@ impl UserCollection for EmbeddedBackend {
         self.run(move |c| delete_by_id(c, "users", id, "user")).await
     }
 
+    async fn any_admin(&self) -> Result<bool, StoreError> {
+        self.run(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(map_error)
+        })
+        .await
+    }
+
     async fn any_users(&self) -> Result<bool, StoreError> {
         self.run(|c| {
             c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |row| row.get(0))

@@ -76,10 +76,11 @@ fn too_busy() -> StoreError {
 
 #[async_trait]
 impl CartCollection for MongoBackend {
-    async fn create_cart(&self) -> Result<Cart, StoreError> {
+    async fn create_cart(&self, owner: Option<Id>) -> Result<Cart, StoreError> {
         let cart = CartDocument {
             id: Id::new(),
             products: Vec::new(),
+            owner,
         };
         self.carts.insert_one(&cart).await.map_err(map_error)?;
         Ok(Cart {
@@ -90,6 +91,10 @@ impl CartCollection for MongoBackend {
 
     async fn get_cart(&self, id: Id) -> Result<Cart, StoreError> {
         self.read_cart(id).await
+    }
+
+    async fn cart_owner(&self, id: Id) -> Result<Option<Id>, StoreError> {
+        Ok(self.find_cart(id).await?.owner)
     }
 
     /// Lock-free and race-safe: either `$inc` the existing line, guarded so

@@ -75,6 +75,10 @@ pub struct CartDocument {
     #[serde(rename = "_id")]
     pub id: Id,
     pub products: Vec<CartItemDocument>,
+    /// The user the cart was created for; absent on carts made by nobody
+    /// in particular (and on those stored before owners were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Id>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

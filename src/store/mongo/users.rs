@@ -49,6 +49,15 @@ impl UserCollection for MongoBackend {
         delete_by_id(&self.users, id, "user").await
     }
 
+    async fn any_admin(&self) -> Result<bool, StoreError> {
+        let admin = self
+            .users
+            .find_one(doc! { "role": "admin" })
+            .await
+            .map_err(map_error)?;
+        Ok(admin.is_some())
+    }
+
     async fn any_users(&self) -> Result<bool, StoreError> {
         Ok(self.users.find_one(doc! {}).await.map_err(map_error)?.is_some())
     }
