@@ -34,6 +34,13 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self' data: http: https:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
      form-action 'self'; frame-ancestors 'none'; report-uri /csp-report";
 
+/// Swagger UI (`/api/docs/`, a third-party bundle) injects `<style>`
+/// elements at run time; its pages alone allow inline styles. Scripts stay
+/// 'self' everywhere.
+const API_DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: http: https:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+     form-action 'self'; frame-ancestors 'none'; report-uri /csp-report";
+
 /// Paths that change who is logged in: refused from foreign pages even
 /// without a cookie (login CSRF).
 const ACCOUNT_PATHS: &[&str] = &[
@@ -113,6 +120,7 @@ pub async fn security_headers(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let api_docs = request.path().starts_with("/api/docs/");
     let mut response = next.call(request).await?;
     let headers = response.headers_mut();
     let html = headers
@@ -120,10 +128,12 @@ pub async fn security_headers(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/html"));
     if html {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
+        let policy = if api_docs {
+            API_DOCS_POLICY
+        } else {
+            CONTENT_SECURITY_POLICY
+        };
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     headers.insert(

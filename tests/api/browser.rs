@@ -104,6 +104,20 @@ fn artifacts() -> PathBuf {
     dir
 }
 
+/// Every page ran under the Content-Security-Policy without breaking it:
+/// Chromium reports each violation to `/csp-report`, which the server
+/// counts in `/metrics`.
+async fn assert_no_csp_violations(app: &TestApp) {
+    // Reports are sent in the background; give them time to arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    let line = metrics
+        .lines()
+        .find(|line| line.starts_with("ecommerce_csp_violations_total"))
+        .expect("the CSP counter is exported");
+    assert!(line.ends_with(" 0"), "the pages broke their CSP: {line}");
+}
+
 async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.expect("screenshot");
     std::fs::write(artifacts().join(format!("{name}.png")), png).expect("save screenshot");
@@ -237,6 +251,7 @@ async fn two_people_chat_in_the_browser() {
     .await;
     screenshot(&ana, "chat-after-bob-left").await;
     ana.close().await.expect("close");
+    assert_no_csp_violations(&app).await;
 }
 
 #[actix_web::test]
@@ -307,6 +322,7 @@ async fn the_realtime_page_follows_rest_and_its_own_form() {
     screenshot(&admin, "realtimeproducts-admin").await;
     admin.close().await.expect("close");
     viewer.close().await.expect("close");
+    assert_no_csp_violations(&app).await;
 }
 
 #[actix_web::test]
@@ -389,4 +405,5 @@ async fn every_page_renders_in_the_browser() {
     .await;
     screenshot(&browser, "profile").await;
     browser.close().await.expect("close");
+    assert_no_csp_violations(&app).await;
 }

@@ -225,6 +225,35 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Opens a WebSocket with these headers; `Err(status)` when the upgrade
+    /// is refused.
+    pub async fn try_ws(
+        &self,
+        path: &str,
+        origin: Option<&str>,
+        jar: Option<&reqwest::cookie::Jar>,
+    ) -> Result<WsClient, u16> {
+        use reqwest::cookie::CookieStore;
+        let mut request = format!("ws://127.0.0.1:{}{path}", self.port)
+            .into_client_request()
+            .expect("request");
+        if let Some(cookie) = jar.and_then(|jar| jar.cookies(&self.address.parse().expect("url"))) {
+            request.headers_mut().insert("cookie", cookie);
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", origin.parse().expect("origin header"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Ok(WsClient { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(other) => panic!("websocket to {path}: {other}"),
+        }
+    }
+}
+
 pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");

@@ -9,6 +9,7 @@ mod openapi;
 mod products;
 mod products_ws;
 mod restart;
+mod security;
 mod uploads;
 mod users;
 mod views;
