@@ -82,6 +82,8 @@ pub struct ServerSettings {
     pub allowed_origins: Vec<String>,
     /// Peers (reverse proxies) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    pub shutdown_timeout_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,29 +1,167 @@
 //! The server's metrics in Prometheus's text format (`GET /metrics`). One
 //! `Metrics` per application (in `AppState`, handed to the actors that
 //! count), each with its own registry, so several apps in one process (the
-//! tests) count separately.
+//! tests) count separately. Hot paths hold pre-labelled counters (an atomic
+//! add each), never a label lookup per frame.
 
-use prometheus::{Encoder, IntCounter, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 
 pub struct Metrics {
     registry: Registry,
+    /// Open WebSocket sessions, by endpoint (`products`, `chat`).
+    pub ws_sessions: IntGaugeVec,
+    /// Frames written to WebSocket clients, by endpoint.
+    pub ws_frames_sent: IntCounterVec,
+    /// WebSocket sessions ended, by reason (`client`, `timeout`,
+    /// `slow_consumer`, `protocol_error`, `shutdown`).
+    pub ws_closed: IntCounterVec,
+    /// Events broadcast, by feed (`products`, `chat`, `presence`, `carts`).
+    pub broadcasts: IntCounterVec,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    /// Store calls that failed for the store's sake (unreachable, internal),
+    /// not for the request's (not found, conflict).
+    pub store_errors: IntCounter,
     /// Content-Security-Policy violations reported by browsers: a page that
     /// breaks the policy shows up here (and in the log).
     pub csp_violations: IntCounter,
 }
 
+/// One endpoint's pre-labelled WebSocket metrics, held by each session.
+#[derive(Clone)]
+pub struct WsMetrics {
+    pub sessions: IntGauge,
+    pub frames_sent: IntCounter,
+    closed: IntCounterVec,
+}
+
+/// Why a WebSocket session ended.
+#[derive(Debug, Clone, Copy)]
+pub enum CloseReason {
+    Client,
+    Timeout,
+    SlowConsumer,
+    ProtocolError,
+    Shutdown,
+}
+
+impl CloseReason {
+    fn label(self) -> &'static str {
+        match self {
+            CloseReason::Client => "client",
+            CloseReason::Timeout => "timeout",
+            CloseReason::SlowConsumer => "slow_consumer",
+            CloseReason::ProtocolError => "protocol_error",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl WsMetrics {
+    pub fn closed(&self, reason: CloseReason) {
+        self.closed.with_label_values(&[reason.label()]).inc();
+    }
+}
+
+fn register<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> Result<M, prometheus::Error> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
 impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let csp_violations = IntCounter::with_opts(Opts::new(
-            "ecommerce_csp_violations_total",
-            "Content-Security-Policy violations reported by browsers",
-        ))?;
-        registry.register(Box::new(csp_violations.clone()))?;
+        let opts = |name: &str, help: &str| Opts::new(name, help);
         Ok(Metrics {
+            ws_sessions: register(
+                &registry,
+                IntGaugeVec::new(
+                    opts("ecommerce_ws_sessions", "Open WebSocket sessions"),
+                    &["endpoint"],
+                )?,
+            )?,
+            ws_frames_sent: register(
+                &registry,
+                IntCounterVec::new(
+                    opts(
+                        "ecommerce_ws_frames_sent_total",
+                        "Frames written to WebSocket clients",
+                    ),
+                    &["endpoint"],
+                )?,
+            )?,
+            ws_closed: register(
+                &registry,
+                IntCounterVec::new(
+                    opts("ecommerce_ws_closed_total", "WebSocket sessions ended, by reason"),
+                    &["reason"],
+                )?,
+            )?,
+            broadcasts: register(
+                &registry,
+                IntCounterVec::new(
+                    opts("ecommerce_broadcasts_total", "Events broadcast, by feed"),
+                    &["feed"],
+                )?,
+            )?,
+            http_requests: register(
+                &registry,
+                IntCounterVec::new(
+                    opts("ecommerce_http_requests_total", "HTTP requests, by route pattern"),
+                    &["method", "route", "status"],
+                )?,
+            )?,
+            http_duration: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "ecommerce_http_request_duration_seconds",
+                        "HTTP request durations, by route pattern",
+                    ),
+                    &["method", "route"],
+                )?,
+            )?,
+            store_errors: register(
+                &registry,
+                IntCounter::with_opts(opts(
+                    "ecommerce_store_errors_total",
+                    "Store calls that failed because the store could not serve them",
+                ))?,
+            )?,
+            csp_violations: register(
+                &registry,
+                IntCounter::with_opts(opts(
+                    "ecommerce_csp_violations_total",
+                    "Content-Security-Policy violations reported by browsers",
+                ))?,
+            )?,
             registry,
-            csp_violations,
         })
+    }
+
+    /// The pre-labelled WebSocket metrics of one endpoint.
+    pub fn websocket(&self, endpoint: &str) -> WsMetrics {
+        WsMetrics {
+            sessions: self.ws_sessions.with_label_values(&[endpoint]),
+            frames_sent: self.ws_frames_sent.with_label_values(&[endpoint]),
+            closed: self.ws_closed.clone(),
+        }
+    }
+
+    /// The broadcast counter of one feed.
+    pub fn broadcasts(&self, feed: &str) -> IntCounter {
+        self.broadcasts.with_label_values(&[feed])
+    }
+
+    /// The duration histogram of one route.
+    pub fn http_duration(&self, method: &str, route: &str) -> Histogram {
+        self.http_duration.with_label_values(&[method, route])
     }
 
     /// Every metric, as Prometheus text.

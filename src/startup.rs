@@ -4,26 +4,28 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
-use actix_files::Files;
 use actix_web::dev::Server;
+use actix_web::http::StatusCode;
 use actix_web::{middleware, web, App, HttpServer};
+use tokio::sync::watch;
 
 use actix_session::config::BrowserSession;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use secrecy::ExposeSecret;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{self, Accounts, LoginLimiter, MemorySessionStore};
 use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
+use crate::realtime::session::SessionContext;
 use crate::realtime::{ChatRoom, ProductFeed};
-use crate::routes::security::{self, client_address, CSP_REPORT_PATH, SESSION_COOKIE};
-use crate::routes::{self, error, openapi::ApiDoc};
-use crate::state::AppState;
+use crate::routes;
+use crate::routes::normalize::normalize_path;
+use crate::routes::security::{self, client_address, SESSION_COOKIE};
+use crate::state::{AppState, EndpointSessions};
 use crate::store::{self, MongoStore};
 use crate::templates::Templates;
 
@@ -48,15 +50,11 @@ pub fn raise_open_file_limit() {
     }
 }
 
-fn redirect_to(location: &'static str) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::PermanentRedirect()
-        .insert_header((actix_web::http::header::LOCATION, location))
-        .finish()
-}
-
 pub struct Application {
     port: u16,
     server: Server,
+    /// Tells every WebSocket session the server is going away.
+    shutdown: watch::Sender<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,22 +77,46 @@ impl Application {
     /// Opens the store, starts the actors and binds the HTTP server. Must run
     /// inside an actix system (`#[actix_web::main]`, `#[actix_web::test]`).
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let metrics = Arc::new(Metrics::new()?);
         let backend = store::open_backend(&settings).await?;
         let store_name = backend.name();
+        let store_failures = metrics.store_errors.clone();
 
         // The store publishes to the feed and the feed reads its snapshot
         // from the store: create the feed's context first to get its
         // address, then start both.
         let feed_context = Context::<ProductFeed>::new();
         let store_events = feed_context.address().recipient();
-        let store = MongoStore::new(backend.clone(), store_events.clone()).start();
-        let product_feed = feed_context.run(ProductFeed::new(store.clone(), settings.catalog.snapshot_size));
-
-        let chat_room = ChatRoom::new(store.clone(), settings.chat.clone()).start();
+        let store = MongoStore::new(backend.clone(), store_events.clone(), store_failures.clone()).start();
+        let product_feed = feed_context.run(ProductFeed::new(
+            store.clone(),
+            settings.catalog.snapshot_size,
+            metrics.broadcasts("products"),
+            metrics.broadcasts("carts"),
+        ));
+        let chat_room = ChatRoom::new(
+            store.clone(),
+            settings.chat.clone(),
+            metrics.broadcasts("chat"),
+            metrics.broadcasts("presence"),
+        )
+        .start();
+        // Every WebSocket session watches this; true closes them all (1001).
+        let (shutdown, going_away) = watch::channel(false);
+        let sessions = Arc::new(EndpointSessions {
+            products: SessionContext {
+                metrics: metrics.websocket("products"),
+                shutdown: going_away.clone(),
+            },
+            chat: SessionContext {
+                metrics: metrics.websocket("chat"),
+                shutdown: going_away,
+            },
+        });
         let accounts = Arc::new(Accounts::default());
         auth::prepare_accounts(store.clone(), accounts.clone(), settings.users.clone()).await;
         let key = session_key(&settings.session)?;
-        let sessions = MemorySessionStore::default();
+        let login_sessions = MemorySessionStore::default();
 
         let views = Templates::load(&settings.views.templates_dir).map_err(Box::new)?;
         std::fs::create_dir_all(&settings.uploads.dir)?;
@@ -115,9 +137,9 @@ impl Application {
         );
 
         let workers = settings.server.workers;
+        let shutdown_timeout = settings.server.shutdown_timeout_s;
         let session_settings = settings.session.clone();
         let login_limiter = LoginLimiter::new(&settings.users);
-        let metrics = Arc::new(Metrics::new()?);
         let shared = AppState {
             settings: Arc::new(settings),
             store,
@@ -128,16 +150,17 @@ impl Application {
             accounts,
             login_limiter: Arc::new(login_limiter),
             metrics,
+            sessions,
         };
         let mut server = HttpServer::new(move || {
             // Runs once per worker thread: this worker's store actor.
             let state = web::Data::new(AppState {
-                store: MongoStore::new(backend.clone(), store_events.clone()).start(),
+                store: MongoStore::new(backend.clone(), store_events.clone(), store_failures.clone()).start(),
                 ..shared.clone()
             });
             let settings = &state.settings;
             let session_ttl = actix_web::cookie::time::Duration::minutes(session_settings.ttl_minutes);
-            let session = SessionMiddleware::builder(sessions.clone(), key.clone())
+            let session = SessionMiddleware::builder(login_sessions.clone(), key.clone())
                 .cookie_name(SESSION_COOKIE.to_owned())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
@@ -148,7 +171,12 @@ impl Application {
             App::new()
                 .wrap(session)
                 .wrap(middleware::from_fn(security::refuse_foreign_origins))
+                .wrap(middleware::ErrorHandlers::new().handler(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    routes::views::internal_error_page,
+                ))
                 .wrap(middleware::from_fn(security::security_headers))
+                .wrap(middleware::from_fn(routes::metrics::record_http))
                 // WebSocket upgrades are excluded: their "response" lasts as
                 // long as the session and would hold the log state with it.
                 .wrap(
@@ -161,55 +189,23 @@ impl Application {
                         .exclude("/health")
                         .exclude_regex("^/ws/"),
                 )
+                // Outermost: routing, logs and metrics see the normal form.
+                .wrap(middleware::from_fn(normalize_path))
                 .app_data(state.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(256 * 1024)
-                        .error_handler(error::json_error),
-                )
-                .app_data(web::QueryConfig::default().error_handler(error::query_error))
-                .route("/health", web::get().to(routes::health::health))
-                .route("/metrics", web::get().to(routes::metrics::metrics))
-                .route(CSP_REPORT_PATH, web::post().to(routes::metrics::csp_report))
-                // Before the /api scope, which would otherwise answer 404.
-                .route("/api/docs", web::get().to(|| async { redirect_to("/api/docs/") }))
-                .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
-                .service(
-                    web::scope("/api")
-                        .configure(routes::api::products::configure)
-                        .configure(routes::api::messages::configure)
-                        .configure(routes::api::carts::configure)
-                        .configure(routes::api::users::configure)
-                        .default_service(web::to(error::api_not_found)),
-                )
-                .route("/ws/products", web::get().to(routes::ws::products))
-                .route("/ws/chat", web::get().to(routes::ws::chat))
-                .route("/", web::get().to(routes::views::home))
-                .route(
-                    "/realtimeproducts",
-                    web::get().to(routes::views::realtime_products),
-                )
-                .route("/chat", web::get().to(routes::views::chat))
-                .route("/products", web::get().to(routes::views::catalog))
-                .route("/products/{pid}", web::get().to(routes::views::product))
-                .route("/carts/{cid}", web::get().to(routes::views::cart))
-                .route("/login", web::get().to(routes::views::login_form))
-                .route("/login", web::post().to(routes::views::login_submit))
-                .route("/register", web::get().to(routes::views::register_form))
-                .route("/register", web::post().to(routes::views::register_submit))
-                .route("/logout", web::get().to(routes::views::logout_form))
-                .route("/logout", web::post().to(routes::views::logout))
-                .route("/profile", web::get().to(routes::views::profile))
-                .service(Files::new("/assets", &settings.views.assets_dir))
-                .service(Files::new("/uploads", &settings.uploads.dir))
+                .configure(|config| routes::configure(config, &state.settings))
         })
-        .listen(listener)?;
+        .listen(listener)?
+        // Signals are handled in `run_until_stopped`, to close WebSockets
+        // with 1001 before the server stops.
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout);
         if workers > 0 {
             server = server.workers(workers);
         }
         Ok(Application {
             port,
             server: server.run(),
+            shutdown,
         })
     }
 
@@ -217,7 +213,37 @@ impl Application {
         self.port
     }
 
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: stops
+    /// accepting, closes every WebSocket with 1001 ("going away", which the
+    /// pages take as "reconnect"), lets in-flight requests finish (at most
+    /// `server.shutdown_timeout_s`), and returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown;
+        actix_web::rt::spawn(async move {
+            match stop_signal().await {
+                Ok(signal) => log::info!("{signal}: closing WebSockets (1001) and finishing requests"),
+                Err(error) => {
+                    log::error!("cannot listen for shutdown signals: {error}");
+                    return;
+                }
+            }
+            let pause = handle.pause();
+            let _ = shutdown.send(true);
+            pause.await;
+            // Let the sessions write their close frames before the workers stop.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            handle.stop(true).await;
+        });
         self.server.await
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C); names the one that came.
+async fn stop_signal() -> std::io::Result<&'static str> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        interrupt = tokio::signal::ctrl_c() => interrupt.map(|()| "SIGINT"),
+        _ = terminate.recv() => Ok("SIGTERM"),
     }
 }

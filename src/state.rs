@@ -9,6 +9,7 @@ use actix::Addr;
 use crate::auth::{Accounts, LoginLimiter};
 use crate::configuration::Settings;
 use crate::metrics::Metrics;
+use crate::realtime::session::SessionContext;
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::store::MongoStore;
 use crate::templates::Templates;
@@ -27,4 +28,12 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub login_limiter: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
+    /// What each endpoint's WebSocket sessions are given.
+    pub sessions: Arc<EndpointSessions>,
+}
+
+/// The session context of each WebSocket endpoint.
+pub struct EndpointSessions {
+    pub products: SessionContext,
+    pub chat: SessionContext,
 }

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use actix::prelude::*;
+use prometheus::IntCounter;
 use serde::Serialize;
 
 use super::outbound::{offer, Outbound};
@@ -34,6 +35,9 @@ use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveM
 pub struct ChatRoom {
     store: Addr<MongoStore>,
     settings: ChatSettings,
+    /// Counts message and presence broadcasts.
+    messages_sent: IntCounter,
+    presence_sent: IntCounter,
     members: HashMap<SessionId, Member>,
     /// Each online user's sessions (tabs).
     tabs: HashMap<Email, Vec<SessionId>>,
@@ -143,10 +147,17 @@ struct PresenceDiff<'a> {
 }
 
 impl ChatRoom {
-    pub fn new(store: Addr<MongoStore>, settings: ChatSettings) -> Self {
+    pub fn new(
+        store: Addr<MongoStore>,
+        settings: ChatSettings,
+        messages_sent: IntCounter,
+        presence_sent: IntCounter,
+    ) -> Self {
         ChatRoom {
             store,
             settings,
+            messages_sent,
+            presence_sent,
             members: HashMap::new(),
             tabs: HashMap::new(),
             presence: Presence::default(),
@@ -293,6 +304,7 @@ impl ChatRoom {
             },
         );
         let everyone: Vec<SessionId> = self.members.keys().copied().collect();
+        self.presence_sent.inc();
         self.send_to(&everyone, &frame);
     }
 
@@ -332,6 +344,7 @@ impl ChatRoom {
             recipient_is_account,
         } = saved;
         let frame = Frame::event("message", &message);
+        self.messages_sent.inc();
         let recipients: Vec<SessionId> = match &message.to {
             None => self.members.keys().copied().collect(),
             Some(to) => {

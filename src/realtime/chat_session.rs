@@ -13,7 +13,7 @@ use super::chat_room::{ChatRoom, Join, Leave, PostMessage};
 use super::outbound::Outbound;
 use super::protocol::ClientEvent;
 use super::session::{
-    deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId,
+    next_session_id, send_error, send_validation_error, Connection, Incoming, SessionContext, SessionId,
 };
 use crate::configuration::{ChatSettings, WebSocketSettings};
 use crate::domain::{Email, NewMessage, ValidationError};
@@ -50,10 +50,11 @@ impl ChatSession {
         room: Addr<ChatRoom>,
         store: Addr<MongoStore>,
         identity: Option<Email>,
+        context: SessionContext,
     ) -> Self {
         ChatSession {
             id: next_session_id(),
-            connection: Connection::new(websocket),
+            connection: Connection::new(websocket, context),
             room,
             store,
             max_message_chars: chat.max_message_chars,
@@ -205,6 +206,7 @@ impl Actor for ChatSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.connection.stopped();
         if let Membership::Member(_) = self.membership {
             self.room.do_send(Leave { id: self.id });
         }
@@ -215,7 +217,7 @@ impl Handler<Outbound> for ChatSession {
     type Result = ();
 
     fn handle(&mut self, item: Outbound, ctx: &mut Self::Context) {
-        deliver(item, ctx);
+        self.connection.deliver(item, ctx);
     }
 }
 

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use actix::prelude::*;
+use prometheus::IntCounter;
 use serde::Serialize;
 
 use super::outbound::{offer, Outbound};
@@ -23,6 +24,9 @@ use crate::store::{MongoStore, NewestProducts, StoreEvent};
 
 pub struct ProductFeed {
     store: Addr<MongoStore>,
+    /// Counts product broadcasts and cart updates.
+    broadcasts: IntCounter,
+    cart_updates: IntCounter,
     snapshot_size: u32,
     /// Sessions that have their snapshot and receive every change.
     live: HashMap<SessionId, Recipient<Outbound>>,
@@ -68,9 +72,16 @@ struct DeletedProduct {
 }
 
 impl ProductFeed {
-    pub fn new(store: Addr<MongoStore>, snapshot_size: u32) -> Self {
+    pub fn new(
+        store: Addr<MongoStore>,
+        snapshot_size: u32,
+        broadcasts: IntCounter,
+        cart_updates: IntCounter,
+    ) -> Self {
         ProductFeed {
             store,
+            broadcasts,
+            cart_updates,
             snapshot_size,
             live: HashMap::new(),
             waiting: Vec::new(),
@@ -135,6 +146,7 @@ impl ProductFeed {
             changes.push(frame.clone());
         }
         self.catch_up = None;
+        self.broadcasts.inc();
         self.live.retain(|_, session| offer(session, &frame));
     }
 
@@ -142,6 +154,7 @@ impl ProductFeed {
         let Some(watchers) = self.cart_watchers.get(&cart) else {
             return;
         };
+        self.cart_updates.inc();
         let mut gone = Vec::new();
         for id in watchers {
             if let Some(session) = self.live.get(id) {

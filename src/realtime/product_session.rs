@@ -10,7 +10,7 @@ use super::outbound::Outbound;
 use super::product_feed::{ProductFeed, Subscribe, Unsubscribe, WatchCart};
 use super::protocol::ClientEvent;
 use super::session::{
-    deliver, next_session_id, send_error, send_validation_error, Connection, Incoming, SessionId,
+    next_session_id, send_error, send_validation_error, Connection, Incoming, SessionContext, SessionId,
 };
 use std::sync::Arc;
 
@@ -36,10 +36,11 @@ impl ProductSession {
         store: Addr<MongoStore>,
         accounts: Arc<Accounts>,
         viewer: Option<User>,
+        context: SessionContext,
     ) -> Self {
         ProductSession {
             id: next_session_id(),
-            connection: Connection::new(settings),
+            connection: Connection::new(settings, context),
             feed,
             store,
             accounts,
@@ -156,6 +157,7 @@ impl Actor for ProductSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.connection.stopped();
         self.feed.do_send(Unsubscribe { id: self.id });
     }
 }
@@ -164,7 +166,7 @@ impl Handler<Outbound> for ProductSession {
     type Result = ();
 
     fn handle(&mut self, item: Outbound, ctx: &mut Self::Context) {
-        deliver(item, ctx);
+        self.connection.deliver(item, ctx);
     }
 }
 

@@ -7,8 +7,20 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web_actors::ws::{self, CloseCode, CloseReason, WebsocketContext};
 
+use tokio::sync::watch;
+
+use super::outbound::Outbound;
 use super::protocol::Frame;
 use crate::configuration::WebSocketSettings;
+use crate::metrics::{CloseReason as MetricCloseReason, WsMetrics};
+
+/// What every session of an endpoint is given besides its settings: where
+/// it counts, and the shutdown signal.
+#[derive(Clone)]
+pub struct SessionContext {
+    pub metrics: WsMetrics,
+    pub shutdown: watch::Receiver<bool>,
+}
 
 /// Identifies one connected session within a feed or room.
 pub type SessionId = u64;
@@ -76,6 +88,11 @@ pub struct Connection {
     pub settings: WebSocketSettings,
     last_seen: Instant,
     limiter: RateLimiter,
+    metrics: WsMetrics,
+    /// Why the session ends, for `ecommerce_ws_closed_total`.
+    close_reason: MetricCloseReason,
+    /// Becomes true when the server shuts down: the session closes (1001).
+    shutdown: watch::Receiver<bool>,
 }
 
 /// What the session should do with an incoming WebSocket message.
@@ -87,30 +104,78 @@ pub enum Incoming {
 }
 
 impl Connection {
-    pub fn new(settings: &WebSocketSettings) -> Self {
+    pub fn new(settings: &WebSocketSettings, context: SessionContext) -> Self {
         Connection {
             settings: settings.clone(),
             last_seen: Instant::now(),
             limiter: RateLimiter::new(settings.rate_per_second, settings.rate_burst),
+            metrics: context.metrics,
+            close_reason: MetricCloseReason::Client,
+            shutdown: context.shutdown,
         }
     }
 
-    /// Sets the outbound queue bound and starts heartbeats: a ping every
-    /// interval; a client silent for longer than the timeout is dropped.
+    /// Sets the outbound queue bound, starts heartbeats (a ping every
+    /// interval; a client silent for longer than the timeout is dropped)
+    /// and closes the session with 1001 when the server shuts down.
     pub fn start<A>(&self, ctx: &mut WebsocketContext<A>)
     where
         A: Actor<Context = WebsocketContext<A>> + AsMut<Connection>,
     {
+        self.metrics.sessions.inc();
         ctx.set_mailbox_capacity(self.settings.outbound_queue);
         let timeout = self.settings.client_timeout();
         ctx.run_interval(self.settings.heartbeat_interval(), move |actor, ctx| {
-            if actor.as_mut().last_seen.elapsed() > timeout {
+            let connection = actor.as_mut();
+            if connection.last_seen.elapsed() > timeout {
                 log::debug!("websocket client timed out");
+                connection.close_reason = MetricCloseReason::Timeout;
                 ctx.stop();
             } else {
                 ctx.ping(b"");
             }
         });
+        let mut shutdown = self.shutdown.clone();
+        let going_away = async move {
+            // An error means the sender is gone: the server stopped anyway.
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+        };
+        ctx.spawn(actix::fut::wrap_future::<_, A>(going_away).map(|_, actor, ctx| {
+            actor.as_mut().close_reason = MetricCloseReason::Shutdown;
+            ctx.close(Some(CloseReason {
+                code: CloseCode::Away,
+                description: Some("the server is restarting; reconnect shortly".to_owned()),
+            }));
+            ctx.stop();
+        }));
+    }
+
+    /// Records the end of the session; call from the actor's `stopped`.
+    pub fn stopped(&self) {
+        self.metrics.sessions.dec();
+        self.metrics.closed(self.close_reason);
+    }
+
+    /// Writes an outbound item to the client, or closes a client that fell
+    /// behind its queue.
+    pub fn deliver<A>(&mut self, item: Outbound, ctx: &mut WebsocketContext<A>)
+    where
+        A: Actor<Context = WebsocketContext<A>>,
+    {
+        match item {
+            Outbound::Frame(frame) => {
+                self.metrics.frames_sent.inc();
+                ctx.text(frame.text().clone());
+            }
+            Outbound::CloseTooSlow => {
+                self.close_reason = MetricCloseReason::SlowConsumer;
+                ctx.close(Some(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("client too slow: outbound queue full".to_owned()),
+                }));
+                ctx.stop();
+            }
+        }
     }
 
     /// Handles control frames, errors and limits; hands text on.
@@ -141,6 +206,7 @@ impl Connection {
                     code,
                     description: Some(error.to_string()),
                 }));
+                self.close_reason = MetricCloseReason::ProtocolError;
                 ctx.stop();
                 return Incoming::Done;
             }
@@ -192,24 +258,6 @@ where
     A: Actor<Context = WebsocketContext<A>>,
 {
     send_error(ctx, &error.message, Some(&error.field));
-}
-
-/// Writes an outbound item to the client, or closes a client that fell
-/// behind its queue.
-pub fn deliver<A>(item: super::outbound::Outbound, ctx: &mut WebsocketContext<A>)
-where
-    A: Actor<Context = WebsocketContext<A>>,
-{
-    match item {
-        super::outbound::Outbound::Frame(frame) => ctx.text(frame.text().clone()),
-        super::outbound::Outbound::CloseTooSlow => {
-            ctx.close(Some(CloseReason {
-                code: CloseCode::Policy,
-                description: Some("client too slow: outbound queue full".to_owned()),
-            }));
-            ctx.stop();
-        }
-    }
 }
 
 #[cfg(test)]

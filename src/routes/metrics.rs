@@ -1,6 +1,12 @@
-//! `GET /metrics` (Prometheus text) and `POST /csp-report`, where browsers
-//! report Content-Security-Policy violations.
+//! `GET /metrics` (Prometheus text), the middleware that counts HTTP
+//! requests, and `POST /csp-report`, where browsers report
+//! Content-Security-Policy violations.
 
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
 use crate::state::AppState;
@@ -17,4 +23,30 @@ pub async fn csp_report(state: web::Data<AppState>, body: web::Bytes) -> HttpRes
     let report = String::from_utf8_lossy(&body[..body.len().min(2048)]);
     log::warn!("Content-Security-Policy violation: {report}");
     HttpResponse::NoContent().finish()
+}
+
+/// Counts every request by method, route pattern (never the raw path, so
+/// ids do not explode the label set) and status, and times it.
+pub async fn record_http(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let response = next.call(request).await?;
+    let request = response.request();
+    if let Some(state) = request.app_data::<web::Data<AppState>>() {
+        let method = request.method().as_str();
+        let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        let status = response.status();
+        state
+            .metrics
+            .http_requests
+            .with_label_values(&[method, &route, status.as_str()])
+            .inc();
+        state
+            .metrics
+            .http_duration(method, &route)
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(response)
 }

@@ -25,7 +25,7 @@ use super::health;
         health::health,
         products::list, products::get, products::create, products::update, products::delete, products::upload,
         carts::create, carts::get, carts::add, carts::set_quantity, carts::replace, carts::remove, carts::clear,
-        messages::list, messages::create,
+        messages::list, messages::direct, messages::create,
         users::list, users::register, users::delete, users::login, users::logout, users::current,
     ),
     tags(

@@ -23,6 +23,7 @@ pub async fn products(
         state.store.clone(),
         state.accounts.clone(),
         viewer,
+        state.sessions.products.clone(),
     );
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.max_frame_bytes)
@@ -43,6 +44,7 @@ pub async fn chat(
         state.chat_room.clone(),
         state.store.clone(),
         viewer.map(|user| user.email),
+        state.sessions.chat.clone(),
     );
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.websocket.max_frame_bytes)

@@ -77,6 +77,16 @@ pub trait MessageCollection: Send + Sync {
     /// Public messages (no `to`), newest first, only those older than
     /// `before` when given.
     async fn recent_messages(&self, limit: u32, before: Option<Id>) -> Result<Vec<ChatMessage>, StoreError>;
+    /// Public messages newer than `after`, oldest first (a page catching up).
+    async fn public_messages_after(&self, after: Id, limit: u32) -> Result<Vec<ChatMessage>, StoreError>;
+    /// Direct messages `user` sent or received, oldest first: those newer
+    /// than `after`, or else the newest `limit`.
+    async fn direct_messages(
+        &self,
+        user: &Email,
+        after: Option<Id>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>, StoreError>;
 }
 
 /// A storage backend: every collection, plus its name and liveness.

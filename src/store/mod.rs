@@ -41,11 +41,22 @@ pub enum StoreEvent {
 pub struct MongoStore {
     backend: Arc<dyn Backend>,
     events: Recipient<StoreEvent>,
+    /// Counts calls that failed for the store's sake (unreachable,
+    /// internal), not for the request's (not found, conflict).
+    failures: prometheus::IntCounter,
 }
 
 impl MongoStore {
-    pub fn new(backend: Arc<dyn Backend>, events: Recipient<StoreEvent>) -> Self {
-        MongoStore { backend, events }
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        events: Recipient<StoreEvent>,
+        failures: prometheus::IntCounter,
+    ) -> Self {
+        MongoStore {
+            backend,
+            events,
+            failures,
+        }
     }
 }
 
@@ -100,9 +111,13 @@ macro_rules! store_message {
             fn handle(&mut self, message: $name, _: &mut Context<Self>) -> Self::Result {
                 let $b = Arc::clone(&self.backend);
                 let events = self.events.clone();
+                let failures = self.failures.clone();
                 let $name { $($field),* } = message;
                 Box::pin(async move {
                     let result: Result<$out, StoreError> = $call.await;
+                    if let Err(StoreError::Unavailable(_) | StoreError::Internal(_)) = &result {
+                        failures.inc();
+                    }
                     $(
                         if let Ok($result) = &result {
                             events.do_send($publish);
@@ -173,6 +188,18 @@ store_message!(
     /// Public messages, newest first, older than `before` when given.
     RecentMessages { limit: u32, before: Option<Id> } -> Vec<ChatMessage>,
     |b| b.recent_messages(limit, before)
+);
+
+store_message!(
+    /// Public messages newer than `after`, oldest first.
+    PublicMessagesAfter { after: Id, limit: u32 } -> Vec<ChatMessage>,
+    |b| b.public_messages_after(after, limit)
+);
+
+store_message!(
+    /// A user's direct messages (sent or received), oldest first.
+    DirectMessages { user: Email, after: Option<Id>, limit: u32 } -> Vec<ChatMessage>,
+    |b| b.direct_messages(&user, after, limit)
 );
 
 store_message!(

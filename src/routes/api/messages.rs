@@ -7,13 +7,14 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{success, Success};
-use crate::domain::{parse_id, ChatMessage, Email, NewMessage, ValidationError};
+use crate::configuration::ChatSettings;
+use crate::domain::{parse_id, ChatMessage, Email, Id, NewMessage, ValidationError};
 use crate::realtime::chat_room::PostMessage;
 use crate::routes::error::ErrorResponse;
-use crate::routes::extractors::Viewer;
+use crate::routes::extractors::{SignedIn, Viewer};
 use crate::routes::ApiError;
 use crate::state::AppState;
-use crate::store::{ask_store, RecentMessages};
+use crate::store::{ask_store, DirectMessages, PublicMessagesAfter, RecentMessages};
 
 /// `POST /api/messages`: a message as the chat would send it.
 #[derive(Serialize, ToSchema)]
@@ -56,41 +57,111 @@ fn sender(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/messages").get(list).post(create));
+    cfg.service(web::resource("/messages").get(list).post(create))
+        .service(web::resource("/messages/direct").get(direct));
 }
 
 #[derive(Debug, Deserialize)]
 struct HistoryParams {
     limit: Option<String>,
     before: Option<String>,
+    after: Option<String>,
 }
 
-/// `GET /api/messages?limit=50&before=<id>`: public messages, oldest first;
-/// pass the first one's `_id` as `before` for the page before it.
+/// Where a page of messages starts.
+enum Window {
+    Newest,
+    Before(Id),
+    After(Id),
+}
+
+impl HistoryParams {
+    fn limit(&self, chat: &ChatSettings) -> Result<u32, ValidationError> {
+        match self.limit.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+            None => Ok(chat.history_size),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|n| n.min(chat.max_page_size))
+                .ok_or_else(|| ValidationError::new("limit", "limit must be a positive integer")),
+        }
+    }
+
+    fn window(&self) -> Result<Window, ValidationError> {
+        let id =
+            |field: &str, raw: &Option<String>| match raw.as_deref().map(str::trim).filter(|b| !b.is_empty())
+            {
+                None => Ok(None),
+                Some(raw) => parse_id(field, raw).map(Some),
+            };
+        match (id("before", &self.before)?, id("after", &self.after)?) {
+            (None, None) => Ok(Window::Newest),
+            (Some(before), None) => Ok(Window::Before(before)),
+            (None, Some(after)) => Ok(Window::After(after)),
+            (Some(_), Some(_)) => Err(ValidationError::new("after", "give before or after, not both")),
+        }
+    }
+}
+
+/// `GET /api/messages?limit=50&before=<id>|after=<id>`: public messages,
+/// oldest first. `before` pages back through history (pass the first
+/// one's `_id`); `after` catches up (pass the last one seen).
 #[utoipa::path(get, path = "/api/messages", tag = "messages",
     params(("limit" = Option<u32>, Query, description = "Default 50, at most 100"),
-        ("before" = Option<String>, Query, description = "Only messages older than this id")),
+        ("before" = Option<String>, Query, description = "Only messages older than this id (the newest of those)"),
+        ("after" = Option<String>, Query, description = "Only messages newer than this id (the oldest of those)")),
     responses((status = 200, body = Success<Vec<ChatMessage>>), (status = 400, body = ErrorResponse)))]
 async fn list(
     state: web::Data<AppState>,
     params: web::Query<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let chat = &state.settings.chat;
-    let limit = match params.limit.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
-        None => chat.history_size,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| ValidationError::new("limit", "limit must be a positive integer"))?
-            .min(chat.max_page_size),
+    let limit = params.limit(&state.settings.chat)?;
+    let messages = match params.window()? {
+        Window::After(after) => ask_store(&state.store, PublicMessagesAfter { after, limit }).await?,
+        window => {
+            let before = match window {
+                Window::Before(before) => Some(before),
+                _ => None,
+            };
+            let mut newest_first = ask_store(&state.store, RecentMessages { limit, before }).await?;
+            newest_first.reverse();
+            newest_first
+        }
     };
-    let before = match params.before.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
-        None => None,
-        Some(raw) => Some(parse_id("before", raw)?),
+    Ok(HttpResponse::Ok().json(success(messages)))
+}
+
+/// `GET /api/messages/direct?after=<id>&limit=50`: the logged-in user's
+/// direct messages, sent and received, oldest first: those after `after`,
+/// or the newest.
+#[utoipa::path(get, path = "/api/messages/direct", tag = "messages",
+    params(("limit" = Option<u32>, Query, description = "Default 50, at most 100"),
+        ("after" = Option<String>, Query, description = "Only messages newer than this id")),
+    responses((status = 200, body = Success<Vec<ChatMessage>>), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse)))]
+async fn direct(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    params: web::Query<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = params.limit(&state.settings.chat)?;
+    let after = match params.window()? {
+        Window::Newest => None,
+        Window::After(after) => Some(after),
+        Window::Before(_) => {
+            return Err(ValidationError::new("before", "direct messages page with after").into())
+        }
     };
-    let mut messages = ask_store(&state.store, RecentMessages { limit, before }).await?;
-    messages.reverse();
+    let messages = ask_store(
+        &state.store,
+        DirectMessages {
+            user: user.email,
+            after,
+            limit,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(success(messages)))
 }
 

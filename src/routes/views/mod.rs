@@ -5,14 +5,17 @@
 mod account;
 mod shop;
 
+use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{http::StatusCode, HttpRequest, HttpResponse, ResponseError};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
 pub use account::{login_form, login_submit, logout, logout_form, profile, register_form, register_submit};
 pub use shop::{cart, catalog, chat, home, product, realtime_products};
 
 use crate::domain::User;
+use crate::routes::extractors::PageViewer;
 use crate::routes::ApiError;
 use crate::state::AppState;
 use crate::templates::Templates;
@@ -62,6 +65,39 @@ impl HtmlPages for Templates {
             }
         }
     }
+}
+
+/// Any path nothing else answers: the 404 page, in the layout, with a way
+/// back (JSON under `/api` is answered by the API's own fallback).
+pub async fn not_found(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    PageViewer(viewer): PageViewer,
+) -> HttpResponse {
+    let error = ApiError::NotFound(format!("there is no page at {}", request.path()));
+    state.views.error(viewer.as_ref(), &error)
+}
+
+/// A 500 from anywhere but the API (whose errors are JSON) becomes the
+/// error page, in the layout, unless it already is a page.
+pub fn internal_error_page<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    let is_api = response.request().path().starts_with("/api/");
+    let Some(state) = response.request().app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    };
+    if is_html || is_api {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
+    let error = ApiError::Internal("the server failed to answer".to_owned());
+    let page = state.views.error(None, &error);
+    let (request, _) = response.into_parts();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, page).map_into_right_body(),
+    ))
 }
 
 /// Why a page was not rendered.

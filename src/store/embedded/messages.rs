@@ -45,4 +45,52 @@ impl MessageCollection for EmbeddedBackend {
         })
         .await
     }
+
+    async fn public_messages_after(&self, after: Id, limit: u32) -> Result<Vec<ChatMessage>, StoreError> {
+        self.run(move |c| {
+            let mut statement = c
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE recipient IS NULL AND id > ?1 ORDER BY id ASC LIMIT ?2"
+                ))
+                .map_err(map_error)?;
+            statement
+                .query_map(params![after.to_hex(), limit], message_from_row)
+                .and_then(Iterator::collect)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn direct_messages(
+        &self,
+        user: &Email,
+        after: Option<Id>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let user = user.as_str().to_owned();
+        self.run(move |c| {
+            // Without `after`: the newest, read backwards and turned around.
+            let order = if after.is_some() { "ASC" } else { "DESC" };
+            let mut statement = c
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE recipient IS NOT NULL AND (user = ?1 OR recipient = ?1) AND (?2 IS NULL OR id > ?2)
+                     ORDER BY id {order} LIMIT ?3"
+                ))
+                .map_err(map_error)?;
+            let mut messages: Vec<ChatMessage> = statement
+                .query_map(
+                    params![user, after.map(|id| id.to_hex()), limit],
+                    message_from_row,
+                )
+                .and_then(Iterator::collect)
+                .map_err(map_error)?;
+            if after.is_none() {
+                messages.reverse();
+            }
+            Ok(messages)
+        })
+        .await
+    }
 }

@@ -55,4 +55,6 @@ pub const SCHEMA: &str = "
         created_at  INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS public_messages ON messages (id) WHERE recipient IS NULL;
+    CREATE INDEX IF NOT EXISTS direct_messages_to ON messages (recipient, id) WHERE recipient IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS direct_messages_from ON messages (user, id) WHERE recipient IS NOT NULL;
 ";

@@ -86,8 +86,10 @@ impl MongoBackend {
         self.users.create_index(unique_email).await.map_err(map_error)?;
         // Public history pages: newest first among messages without `to`.
         let public_history = IndexModel::builder().keys(doc! { "to": 1, "_id": -1 }).build();
+        // A user's direct messages, sent and received.
+        let sent = IndexModel::builder().keys(doc! { "user": 1, "_id": 1 }).build();
         self.messages
-            .create_index(public_history)
+            .create_indexes([public_history, sent])
             .await
             .map_err(map_error)?;
         self.indexes_ready.store(true, Ordering::Release);
