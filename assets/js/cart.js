@@ -60,31 +60,26 @@
   });
   document.getElementById('clear-cart').addEventListener('click', () => call('DELETE', `/api/carts/${cartId}`));
 
-  function connect() {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/products`);
-    socket.addEventListener('open', () => {
-      status.textContent = 'live';
-      status.classList.add('online');
-      socket.send(JSON.stringify({ event: 'cart:watch', data: { _id: cartId } }));
-      // Catch up with anything that changed before the watch began.
-      fetch(`/api/carts/${cartId}`).then((r) => r.json()).then((r) => r.payload && render(r.payload));
-    });
-    socket.addEventListener('message', (message) => {
-      let frame;
-      try { frame = JSON.parse(message.data); } catch { return; }
-      if (frame.event === 'cart:updated' && frame.data._id === cartId) render(frame.data);
-      if (frame.event === 'product:updated' || frame.event === 'product:deleted') {
-        if (body.querySelector(`[data-product="${frame.data._id}"]`)) {
-          fetch(`/api/carts/${cartId}`).then((r) => r.json()).then((r) => r.payload && render(r.payload));
-        }
+  const refresh = () => fetch(`/api/carts/${cartId}`)
+    .then((r) => r.json())
+    .then((r) => r.payload && render(r.payload))
+    .catch(() => {});
+
+  // On every (re)connect: watch the cart again and re-read it, so changes
+  // made while the page was offline show up.
+  const live = window.LiveSocket('/ws/products', {
+    statusElement: status,
+    onOpen() {
+      live.send('cart:watch', { _id: cartId });
+      refresh();
+    },
+    onEvent(event, data) {
+      if (event === 'cart:updated' && data._id === cartId) render(data);
+      if ((event === 'product:updated' || event === 'product:deleted')
+          && body.querySelector(`[data-product="${data._id}"]`)) {
+        refresh();
       }
-    });
-    socket.addEventListener('close', () => {
-      status.textContent = 'reconnecting…';
-      status.classList.remove('online');
-      setTimeout(connect, 1000);
-    });
-  }
-  connect();
+      if (event === 'error') errorBox.textContent = data.error;
+    },
+  });
 })();

@@ -37,20 +37,17 @@
     });
   }
 
-  function connect() {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/products`);
-    socket.addEventListener('message', (message) => {
-      let frame;
-      try { frame = JSON.parse(message.data); } catch { return; }
-      if (frame.event === 'product:updated') applyProduct(frame.data);
-      if (frame.event === 'product:deleted') {
-        document.querySelectorAll(`[data-id="${frame.data._id}"] .add-to-cart`).forEach((b) => { b.disabled = true; b.textContent = 'No longer available'; });
+  // The snapshot sent on every (re)connect refreshes prices and stock.
+  window.LiveSocket('/ws/products', {
+    statusElement: document.getElementById('connection'),
+    onEvent(event, data) {
+      if (event === 'products') data.forEach(applyProduct);
+      if (event === 'product:updated') applyProduct(data);
+      if (event === 'product:deleted') {
+        document.querySelectorAll(`[data-id="${data._id}"] .add-to-cart`).forEach((b) => { b.disabled = true; b.textContent = 'No longer available'; });
       }
-    });
-    socket.addEventListener('close', () => setTimeout(connect, 1000));
-  }
+    },
+  });
 
   showCartLink();
-  connect();
 })();

@@ -1,22 +1,25 @@
 // The chat page over /ws/chat. User text only ever reaches the page through
 // textContent. Presence events are applied as set operations, so a notice
 // that repeats what the snapshot said changes nothing.
+//
+// Reconnects by itself (LiveSocket), rejoins, and catches up: after a
+// reconnect it asks the API for the public messages after the last one it
+// showed and, when logged in, for its own direct messages. A message typed
+// while offline waits in an outbox (shown greyed) and is sent once joined.
 (() => {
   const $ = (id) => document.getElementById(id);
   const messages = $('messages');
   const online = new Set();
-  let socket;
+  const shown = new Set(); // ids of the messages on the page
+  const outbox = []; // {message, to, element} typed but not yet sent
+  const PAGE = 50;
   let me = null;
+  let joined = false; // the room confirmed the join (history arrived)
+  let everJoined = false; // a later join is a rejoin: catch up
+  let lastPublic = null; // newest public message id shown
+  let lastDirect = null; // newest direct message id shown
   // A logged-in user chats as their account's e-mail: no prompt.
   const account = document.body.dataset.userEmail || null;
-
-  function line(className, ...parts) {
-    const li = document.createElement('li');
-    li.className = className;
-    li.append(...parts);
-    messages.append(li);
-    messages.scrollTop = messages.scrollHeight;
-  }
 
   function span(className, text) {
     const s = document.createElement('span');
@@ -25,19 +28,42 @@
     return s;
   }
 
-  function showMessage(m) {
-    const time = new Date(m.createdAt).toLocaleTimeString();
+  function scrollToEnd() {
+    messages.scrollTop = messages.scrollHeight;
+  }
+
+  function messageItem(m) {
+    const li = document.createElement('li');
+    li.className = m.to ? 'message direct' : 'message';
+    li.dataset.id = m._id;
     const who = m.to ? `${m.user} → ${m.to}` : m.user;
-    line(m.to ? 'message direct' : 'message', span('time', time), span('user', who), span('text', m.message));
+    li.append(span('time', new Date(m.createdAt).toLocaleTimeString()), span('user', who), span('text', m.message));
+    return li;
+  }
+
+  // Inserts a message in id order (ids grow with time), once.
+  function showMessage(m) {
+    if (shown.has(m._id)) return;
+    shown.add(m._id);
+    if (m.to) { if (!lastDirect || m._id > lastDirect) lastDirect = m._id; }
+    else if (!lastPublic || m._id > lastPublic) lastPublic = m._id;
+    const item = messageItem(m);
+    const later = [...messages.querySelectorAll('li.message')].find((li) => li.dataset.id > m._id);
+    const pending = messages.querySelector('li.pending');
+    messages.insertBefore(item, later || pending || null);
+    if (!later) scrollToEnd();
   }
 
   function notice(text) {
-    line('notice', span('text', text));
+    const li = document.createElement('li');
+    li.className = 'notice';
+    li.append(span('text', text));
+    messages.insertBefore(li, messages.querySelector('li.pending'));
+    scrollToEnd();
   }
 
   function renderOnline(total) {
-    const list = $('online');
-    list.replaceChildren(...[...online].sort().map((email) => {
+    $('online').replaceChildren(...[...online].sort().map((email) => {
       const li = document.createElement('li');
       li.textContent = email === me ? `${email} (you)` : email;
       return li;
@@ -45,33 +71,77 @@
     $('online-count').textContent = `(${total ?? online.size})`;
   }
 
-  function send(event, data) {
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ event, data }));
+  async function getJson(path) {
+    const response = await fetch(path);
+    if (!response.ok) throw new Error(`${path}: ${response.status}`);
+    return (await response.json()).payload;
+  }
+
+  // Everything missed since `after`, page by page.
+  async function catchUp(path, after, limit = 100) {
+    let cursor = after;
+    for (;;) {
+      const page = await getJson(`${path}?limit=${limit}${cursor ? `&after=${cursor}` : ''}`);
+      page.forEach(showMessage);
+      if (page.length < limit) return;
+      cursor = page[page.length - 1]._id;
     }
   }
 
-  function connect() {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    socket = new WebSocket(`${scheme}://${location.host}/ws/chat`);
-    socket.addEventListener('open', () => {
-      $('connection').textContent = 'live';
-      $('connection').classList.add('online');
-      if (me) send('join', { user: me });
+  async function loadOlder() {
+    const oldest = [...messages.querySelectorAll('li.message:not(.direct)')][0];
+    if (!oldest) return;
+    const page = await getJson(`/api/messages?limit=${PAGE}&before=${oldest.dataset.id}`);
+    const anchor = messages.firstChild;
+    page.forEach((m) => {
+      if (shown.has(m._id)) return;
+      shown.add(m._id);
+      messages.insertBefore(messageItem(m), anchor);
     });
-    socket.addEventListener('close', () => {
-      $('connection').textContent = 'reconnecting…';
-      $('connection').classList.remove('online');
-      setTimeout(connect, 1000);
-    });
-    socket.addEventListener('message', (frame) => {
-      let parsed;
-      try { parsed = JSON.parse(frame.data); } catch { return; }
-      const { event, data } = parsed;
+    $('load-older').hidden = page.length < PAGE;
+  }
+
+  function flushOutbox() {
+    while (joined && outbox.length > 0) {
+      const { message, to, element } = outbox[0];
+      if (!live.send('message', { message, to })) return;
+      outbox.shift();
+      element.remove();
+    }
+  }
+
+  function missed(error) {
+    $('chat-error').textContent = `Some messages could not be loaded (${error.message}); reload the page to see them.`;
+  }
+
+  function onHistory(history) {
+    const rejoin = everJoined;
+    everJoined = true;
+    // What was seen before this history: catch up from there.
+    const publicCursor = lastPublic || '0'.repeat(24);
+    const directCursor = lastDirect;
+    history.forEach(showMessage);
+    if (!rejoin) $('load-older').hidden = history.length < PAGE;
+    joined = true;
+    if (rejoin) {
+      // The history frame holds only the newest; fetch all that was missed
+      // (from the very first message if none was ever shown).
+      catchUp('/api/messages', publicCursor).catch(missed);
+    }
+    if (account) catchUp('/api/messages/direct', directCursor).catch(missed);
+    flushOutbox();
+  }
+
+  const live = window.LiveSocket('/ws/chat', {
+    statusElement: $('connection'),
+    onOpen() {
+      joined = false;
+      if (me) live.send('join', { user: me });
+    },
+    onEvent(event, data) {
       switch (event) {
         case 'history':
-          messages.replaceChildren();
-          data.forEach(showMessage);
+          onHistory(data);
           break;
         case 'presence':
           online.clear();
@@ -90,48 +160,63 @@
           break;
         case 'error':
           $('chat-error').textContent = data.error;
+          // A refused join (e.g. an account's e-mail): ask again.
+          if (!joined && data.field === 'user' && !account) showJoinPanel();
           break;
         default:
           break;
       }
-    });
-  }
-
-  $('join-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    enterAs($('email').value.trim().toLowerCase());
-    $('chat-error').textContent = '';
-    send('join', { user: me });
+    },
   });
 
-  function enterAs(email) {
+  function showChatPanel(email) {
     me = email;
     $('me').textContent = me;
     $('join-panel').hidden = true;
     $('chat-panel').hidden = false;
   }
 
-  $('message-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const text = $('message').value;
-    const to = $('to').value.trim();
-    $('chat-error').textContent = '';
-    send('message', { message: text, to: to || null });
-    $('message').value = '';
-  });
-
-  $('leave').addEventListener('click', () => {
-    send('leave');
+  function showJoinPanel() {
     me = null;
+    joined = false;
     online.clear();
     $('chat-panel').hidden = true;
     $('join-panel').hidden = false;
+  }
+
+  $('join-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    $('chat-error').textContent = '';
+    showChatPanel($('email').value.trim().toLowerCase());
+    live.send('join', { user: me });
+  });
+
+  $('message-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const message = $('message').value;
+    const to = $('to').value.trim() || null;
+    $('chat-error').textContent = '';
+    $('message').value = '';
+    if (joined && live.send('message', { message, to })) return;
+    // Offline (or not joined yet): keep it, visibly, and send it later.
+    const element = document.createElement('li');
+    element.className = 'message pending';
+    element.append(span('time', new Date().toLocaleTimeString()), span('user', me), span('text', message));
+    messages.append(element);
+    scrollToEnd();
+    outbox.push({ message, to, element });
+  });
+
+  $('load-older').addEventListener('click', () => loadOlder().catch(() => {}));
+
+  $('leave').addEventListener('click', () => {
+    live.send('leave');
+    showJoinPanel();
   });
 
   if (account) {
     $('email').value = account;
     $('email').readOnly = true;
-    enterAs(account);
+    showChatPanel(account);
   }
-  connect();
 })();

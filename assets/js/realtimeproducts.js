@@ -7,7 +7,6 @@
   const status = document.getElementById('connection');
   const errorBox = document.getElementById('form-error');
   const products = new Map();
-  let socket;
 
   function render() {
     const sorted = [...products.values()].sort((a, b) => (a._id < b._id ? 1 : -1));
@@ -34,27 +33,18 @@
   }
 
   function send(event, data) {
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
-      errorBox.textContent = 'Not connected; retrying…';
+    if (!live.send(event, data)) {
+      errorBox.textContent = 'Not connected yet: try again when the badge says live.';
       return;
     }
     errorBox.textContent = '';
-    socket.send(JSON.stringify({ event, data }));
   }
 
-  function connect() {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    socket = new WebSocket(`${scheme}://${location.host}/ws/products`);
-    socket.addEventListener('open', () => { status.textContent = 'live'; status.classList.add('online'); });
-    socket.addEventListener('close', () => {
-      status.textContent = 'reconnecting…';
-      status.classList.remove('online');
-      setTimeout(connect, 1000);
-    });
-    socket.addEventListener('message', (message) => {
-      let frame;
-      try { frame = JSON.parse(message.data); } catch { return; }
-      const { event, data } = frame;
+  // Every (re)connect starts with a fresh `products` snapshot, so the list
+  // is whole again after any outage.
+  const live = window.LiveSocket('/ws/products', {
+    statusElement: status,
+    onEvent(event, data) {
       if (event === 'products') {
         products.clear();
         data.forEach((p) => products.set(p._id, p));
@@ -69,8 +59,8 @@
         return;
       }
       render();
-    });
-  }
+    },
+  });
 
   document.getElementById('create-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -92,5 +82,4 @@
     e.target.reset();
   });
 
-  connect();
 })();

@@ -206,7 +206,12 @@ impl Connection {
                     code,
                     description: Some(error.to_string()),
                 }));
-                self.close_reason = MetricCloseReason::ProtocolError;
+                // A connection dropped without a close frame is the client
+                // leaving too; anything else broke the protocol.
+                self.close_reason = match error {
+                    ws::ProtocolError::Io(_) => MetricCloseReason::Client,
+                    _ => MetricCloseReason::ProtocolError,
+                };
                 ctx.stop();
                 return Incoming::Done;
             }

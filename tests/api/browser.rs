@@ -12,7 +12,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::helpers::{product, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{free_port, product, ServerProcess, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -163,6 +163,18 @@ async fn click(browser: &Client, css: &str) {
         .click()
         .await
         .expect("click");
+}
+
+/// Whether a person sees the element (displayed: not hidden, not
+/// `display: none`, in the layout), not merely whether it exists.
+async fn visible(browser: &Client, css: &str) -> bool {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .expect(css)
+        .is_displayed()
+        .await
+        .expect("displayed?")
 }
 
 async fn join_chat(browser: &Client, app: &TestApp, email: &str) {
@@ -406,4 +418,149 @@ async fn every_page_renders_in_the_browser() {
     screenshot(&browser, "profile").await;
     browser.close().await.expect("close");
     assert_no_csp_violations(&app).await;
+}
+
+/// What a person sees on /chat before and after joining, and after the
+/// server restarts under the open page: it says it is reconnecting, keeps
+/// what was typed meanwhile, comes back by itself, rejoins, sends the kept
+/// message and shows everything posted while it was away (more than the
+/// 50 the history frame carries).
+#[actix_web::test]
+async fn the_chat_page_comes_back_by_itself_after_a_server_restart() {
+    let Some(driver) = Driver::start("the_chat_page_comes_back_by_itself_after_a_server_restart").await
+    else {
+        return;
+    };
+    let temp = tempfile::tempdir().expect("temp dir");
+    let (data, uploads) = (temp.path().join("data"), temp.path().join("uploads"));
+    let port = free_port();
+    let server = ServerProcess::start(&data, &uploads, port);
+    let address = server.address.clone();
+    let page = driver.browser().await;
+    page.goto(&format!("{address}/chat")).await.expect("open /chat");
+
+    // Before joining: only the e-mail form shows.
+    assert!(visible(&page, "#join-form").await, "the join form shows");
+    for hidden in ["#chat-panel", "#message-form", "#online", "#me", "#leave"] {
+        assert!(
+            !visible(&page, hidden).await,
+            "{hidden} must not show before joining"
+        );
+    }
+    screenshot(&page, "chat-before-join").await;
+    fill(&page, "#email", "ana@free.test").await;
+    click(&page, "#join-form button").await;
+    wait_until(
+        &page,
+        "the live badge",
+        "document.querySelector('#connection').dataset.state === 'live'",
+    )
+    .await;
+    wait_until(
+        &page,
+        "ana online",
+        "document.querySelector('#online').innerText.includes('ana@free.test')",
+    )
+    .await;
+    for shown in ["#chat-panel", "#message-form", "#online", "#me"] {
+        assert!(visible(&page, shown).await, "{shown} shows once joined");
+    }
+    assert!(
+        !visible(&page, "#join-form").await,
+        "the join form is gone once joined"
+    );
+    assert_eq!(text_of(&page, "#me").await, "ana@free.test");
+
+    // The server stops (SIGTERM: 1001) and the page says it is reconnecting.
+    let exit = server.terminate().await;
+    assert!(exit.success(), "{exit:?}");
+    wait_until(
+        &page,
+        "the reconnecting state",
+        "document.querySelector('#connection').dataset.state === 'offline' \
+         && document.querySelector('#connection').innerText.includes('reconnecting')",
+    )
+    .await;
+    fill(&page, "#message", "typed while offline").await;
+    click(&page, "#message-form button").await;
+    wait_until(
+        &page,
+        "the kept message",
+        "document.querySelector('#messages li.pending') !== null",
+    )
+    .await;
+    screenshot(&page, "chat-offline").await;
+
+    // Back on the same port; 60 messages are posted before the page is back.
+    let server = ServerProcess::start(&data, &uploads, port);
+    let client = reqwest::Client::new();
+    for i in 0..60 {
+        let body = json!({"user": "bob@free.test", "message": format!("away {i}")});
+        let response = client
+            .post(format!("{address}/api/messages"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    wait_until(
+        &page,
+        "live again",
+        "document.querySelector('#connection').dataset.state === 'live'",
+    )
+    .await;
+    wait_until(
+        &page,
+        "every message posted while away",
+        "[...document.querySelectorAll('#messages li.message')].map((li) => li.innerText).join('\\n').includes('away 0') \
+         && document.querySelector('#messages').innerText.includes('away 59')",
+    )
+    .await;
+    wait_until(
+        &page,
+        "the kept message sent",
+        "document.querySelector('#messages li.pending') === null \
+         && document.querySelector('#messages').innerText.includes('typed while offline')",
+    )
+    .await;
+    let shown: Value = page
+        .execute(
+            "return document.querySelectorAll('#messages li.message').length;",
+            vec![],
+        )
+        .await
+        .expect("count");
+    assert_eq!(shown, json!(61), "every message once, none twice");
+    screenshot(&page, "chat-after-restart").await;
+    let history: Value = client
+        .get(format!("{address}/api/messages?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = history["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts.last(),
+        Some(&"typed while offline"),
+        "stored, after what it missed"
+    );
+    page.close().await.expect("close");
+    let metrics = client
+        .get(format!("{address}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("ecommerce_csp_violations_total 0"), "{metrics}");
+    drop(server);
 }

@@ -336,3 +336,70 @@ impl WsClient {
         }
     }
 }
+
+/// The server binary, started as a user would (configured by its
+/// environment, embedded store), killed when dropped.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:<port>`, read from the startup log line.
+    pub address: String,
+}
+
+impl ServerProcess {
+    /// Starts `ecommerce` on `port` (0: any free one) with this data.
+    pub fn start(data_dir: &std::path::Path, uploads_dir: &std::path::Path, port: u16) -> ServerProcess {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ecommerce"))
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("DATA_DIR", data_dir)
+            .env("UPLOADS_DIR", uploads_dir)
+            .env("RUST_LOG", "info")
+            .env_remove("MONGODB_URI")
+            .env_remove("ADMIN_EMAIL")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("server starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let address = loop {
+            let line = lines.next().expect("server log line").expect("readable log");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                assert!(line.contains("store: embedded"), "{line}");
+                break rest.trim().to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess { child, address }
+    }
+
+    /// Sends SIGTERM (a graceful stop) and waits for the exit.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.expect("kill runs").success());
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not exit within 15 s of SIGTERM");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}

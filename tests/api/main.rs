@@ -6,6 +6,7 @@ mod chat;
 mod health;
 mod helpers;
 mod openapi;
+mod operations;
 mod products;
 mod products_ws;
 mod restart;
