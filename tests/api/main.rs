@@ -9,6 +9,7 @@ mod openapi;
 mod operations;
 mod products;
 mod products_ws;
+mod reliability;
 mod restart;
 mod security;
 mod uploads;
