@@ -122,6 +122,9 @@ pub struct WebSocketSettings {
     pub outbound_queue: usize,
     pub rate_per_second: f64,
     pub rate_burst: f64,
+    /// Once a session has closed, or while its socket accepts no byte, how
+    /// long the connection may take before it is dropped.
+    pub close_timeout_ms: u64,
 }
 
 /// Which backend the store uses, decided once from the settings.

@@ -138,6 +138,7 @@ impl Application {
 
         let workers = settings.server.workers;
         let shutdown_timeout = settings.server.shutdown_timeout_s;
+        let close_timeout = Duration::from_millis(settings.websocket.close_timeout_ms);
         let session_settings = settings.session.clone();
         let login_limiter = LoginLimiter::new(&settings.users);
         let shared = AppState {
@@ -198,7 +199,8 @@ impl Application {
         // Signals are handled in `run_until_stopped`, to close WebSockets
         // with 1001 before the server stops.
         .disable_signals()
-        .shutdown_timeout(shutdown_timeout);
+        .shutdown_timeout(shutdown_timeout)
+        .client_disconnect_timeout(close_timeout);
         if workers > 0 {
             server = server.workers(workers);
         }

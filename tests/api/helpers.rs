@@ -348,8 +348,19 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `ecommerce` on `port` (0: any free one) with this data.
     pub fn start(data_dir: &std::path::Path, uploads_dir: &std::path::Path, port: u16) -> ServerProcess {
+        ServerProcess::start_with(data_dir, uploads_dir, port, &[])
+    }
+
+    /// Like `start`, with more environment variables.
+    pub fn start_with(
+        data_dir: &std::path::Path,
+        uploads_dir: &std::path::Path,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ecommerce"))
+            .envs(env.iter().copied())
             .env("PORT", port.to_string())
             .env("HOST", "127.0.0.1")
             .env("DATA_DIR", data_dir)

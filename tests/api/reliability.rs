@@ -11,6 +11,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
+// Timing bounds here are the behaviour under test (a connection must be
+// gone), with margins far above the measured figures, not benchmarks.
+
 use crate::helpers::{ServerProcess, TestApp};
 
 /// The resident memory of a process, in KiB.
@@ -40,12 +43,16 @@ async fn a_frame_announcing_more_than_the_limit_is_refused_before_it_is_buffered
 
     let mut clients = Vec::new();
     for _ in 0..3 {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws/chat")).await.unwrap();
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws/chat"))
+            .await
+            .unwrap();
         clients.push(socket);
     }
     let chunk = vec![b'x'; 1 << 20];
     for socket in &mut clients {
-        let MaybeTlsStream::Plain(tcp) = socket.get_mut() else { panic!("plain TCP") };
+        let MaybeTlsStream::Plain(tcp) = socket.get_mut() else {
+            panic!("plain TCP")
+        };
         tcp.write_all(&text_frame_header(256 << 20)).await.unwrap();
         // Keep sending payload; the server must not keep it.
         for _ in 0..24 {
@@ -74,5 +81,121 @@ async fn a_frame_announcing_more_than_the_limit_is_refused_before_it_is_buffered
         );
     }
     let grown = peak.saturating_sub(before);
-    assert!(grown < 16 * 1024, "RSS grew {grown} KiB for 3 oversized frames (72 MiB sent)");
+    assert!(
+        grown < 16 * 1024,
+        "RSS grew {grown} KiB for 3 oversized frames (72 MiB sent)"
+    );
+}
+
+#[actix_web::test]
+async fn a_close_handshake_ends_the_connection_at_once() {
+    let app = TestApp::spawn().await;
+    let url = format!("ws://127.0.0.1:{}/ws/products", app.port);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert!(
+        matches!(socket.next().await, Some(Ok(Message::Text(_)))),
+        "the snapshot: the session is up"
+    );
+    let started = Instant::now();
+    socket.send(Message::Close(None)).await.unwrap();
+    let mut replied = false;
+    // The client, as RFC 6455 asks, waits for the server to close TCP.
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("ends")
+    {
+        match message {
+            Ok(Message::Close(_)) => replied = true,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let MaybeTlsStream::Plain(tcp) = socket.get_mut() else {
+        panic!("plain TCP")
+    };
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buffer)).await;
+    let took = started.elapsed();
+    assert!(replied, "the server answered the close");
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the server closed TCP: {read:?}"
+    );
+    assert!(
+        took < Duration::from_millis(100),
+        "the handshake took {took:?} to end the connection"
+    );
+}
+
+/// The server process's open sockets (its connections and listener).
+fn socket_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("proc fd")
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            std::fs::read_link(entry.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        })
+        .count()
+}
+
+async fn wait_for_sockets(pid: u32, wanted: usize, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if socket_count(pid) == wanted {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[actix_web::test]
+async fn a_client_that_never_reads_is_dropped_within_the_bound() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_with(
+        &temp.path().join("data"),
+        &temp.path().join("uploads"),
+        0,
+        &[
+            ("APP__WEBSOCKET__CLOSE_TIMEOUT_MS", "1000"),
+            ("APP__WEBSOCKET__OUTBOUND_QUEUE", "32"),
+        ],
+    );
+    let pid = server.child.id();
+    // Completes the handshake, then never reads again.
+    let (stuck, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/products",
+        server.address.trim_start_matches("http://")
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let with_client = socket_count(pid);
+
+    // Product changes fan out to it until its socket and queue are full.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let description = "d".repeat(9_000);
+    for i in 0..800 {
+        let body = serde_json::json!({"title": "t", "description": description, "code": format!("STALL-{i}"),
+            "price": 1, "stock": 1, "category": "c"});
+        let response = client
+            .post(format!("{}/api/products", server.address))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let flood_done = Instant::now();
+    let gone = wait_for_sockets(pid, with_client - 1, Duration::from_secs(10)).await;
+    assert!(
+        gone.is_some(),
+        "the non-reading client's connection is still open {:?} after the flood",
+        flood_done.elapsed()
+    );
+    drop(stuck);
 }

@@ -180,6 +180,9 @@ pin_project! {
         head_timer: TimerState,
         ka_timer: TimerState,
         shutdown_timer: TimerState,
+        // upgraded connections (WebSocket): armed while a write cannot make progress; a peer
+        // that accepts no byte for `client_disconnect_timeout` is dropped
+        stall_timer: TimerState,
         graceful_shutdown: Option<crate::config::GracefulShutdownFuture>,
 
         pub(super) io: Option<T>,
@@ -301,6 +304,7 @@ where
                     head_timer: TimerState::new(config.client_request_deadline().is_some()),
                     ka_timer: TimerState::new(config.keep_alive().enabled()),
                     shutdown_timer: TimerState::new(config.client_disconnect_deadline().is_some()),
+                    stall_timer: TimerState::new(config.client_disconnect_deadline().is_some()),
                     graceful_shutdown: config.graceful_shutdown(),
 
                     io: Some(io),
@@ -707,7 +711,21 @@ where
                                 // set state to None and handle next message
                                 this.state.set(State::None);
 
-                                if not_pipelined && close_for_unread_payload {
+                                if this.codec.upgrade() {
+                                    // an upgraded protocol (WebSocket) ended its stream: its
+                                    // closing handshake is done, so close now (RFC 6455 7.1.1:
+                                    // the server closes the TCP connection first) instead of
+                                    // lingering for the client; the shutdown still gets at most
+                                    // `client_disconnect_timeout` to flush
+                                    this.flags.insert(Flags::SHUTDOWN | Flags::FINISHED);
+                                    if let Some(deadline) = this.config.client_disconnect_deadline() {
+                                        this.shutdown_timer.set_and_init(
+                                            cx,
+                                            sleep_until(deadline.into()),
+                                            line!(),
+                                        );
+                                    }
+                                } else if not_pipelined && close_for_unread_payload {
                                     if this.config.client_disconnect_deadline().is_some() {
                                         Self::enter_linger(this.flags);
                                     } else {
@@ -765,7 +783,21 @@ where
                                 // set state to None and handle next message
                                 this.state.set(State::None);
 
-                                if not_pipelined && close_for_unread_payload {
+                                if this.codec.upgrade() {
+                                    // an upgraded protocol (WebSocket) ended its stream: its
+                                    // closing handshake is done, so close now (RFC 6455 7.1.1:
+                                    // the server closes the TCP connection first) instead of
+                                    // lingering for the client; the shutdown still gets at most
+                                    // `client_disconnect_timeout` to flush
+                                    this.flags.insert(Flags::SHUTDOWN | Flags::FINISHED);
+                                    if let Some(deadline) = this.config.client_disconnect_deadline() {
+                                        this.shutdown_timer.set_and_init(
+                                            cx,
+                                            sleep_until(deadline.into()),
+                                            line!(),
+                                        );
+                                    }
+                                } else if not_pipelined && close_for_unread_payload {
                                     if this.config.client_disconnect_deadline().is_some() {
                                         Self::enter_linger(this.flags);
                                     } else {
@@ -1179,8 +1211,44 @@ where
         self.as_mut().poll_head_timer(cx)?;
         self.as_mut().poll_ka_timer(cx)?;
         self.as_mut().poll_shutdown_timer(cx)?;
+        self.as_mut().poll_stall_timer(cx);
 
         Ok(())
+    }
+
+    /// Drops an upgraded connection whose peer has accepted no byte for the whole
+    /// `client_disconnect_timeout`: without this, a WebSocket peer that stops reading keeps its
+    /// connection (and the unsent data) forever, even after the server queued a close frame.
+    fn poll_stall_timer(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+        let this = self.project();
+        if let TimerState::Active { timer } = this.stall_timer {
+            if timer.as_mut().poll(cx).is_ready() {
+                trace!("upgraded connection stalled on write; disconnecting");
+                this.stall_timer.clear(line!());
+                this.flags.insert(Flags::WRITE_DISCONNECT);
+            }
+        }
+    }
+
+    /// Arms the stall timer while an upgraded connection cannot flush, restarts it whenever some
+    /// bytes were written, and clears it once everything is flushed.
+    fn track_write_stall(self: Pin<&mut Self>, cx: &mut Context<'_>, flushed: bool, unsent: usize) {
+        let this = self.project();
+        if !this.codec.upgrade() || !this.stall_timer.is_enabled() {
+            return;
+        }
+        let active = matches!(this.stall_timer, TimerState::Active { .. });
+        let progressed = this.write_buf.len() < unsent;
+        if flushed && this.write_buf.is_empty() {
+            if active {
+                this.stall_timer.clear(line!());
+            }
+        } else if !active || progressed {
+            if let Some(deadline) = this.config.client_disconnect_deadline() {
+                this.stall_timer
+                    .set_and_init(cx, sleep_until(deadline.into()), line!());
+            }
+        }
     }
 
     /// Returns true when I/O stream can be disconnected after write to it.
@@ -1426,7 +1494,9 @@ where
                         //
                         // TODO: want to find a reference for this behavior
                         // see introduced commit: 3872d3ba
+                        let unsent = inner.write_buf.len();
                         let flush_was_ready = inner.as_mut().poll_flush(cx)?.is_ready();
+                        inner.as_mut().track_write_stall(cx, flush_was_ready, unsent);
 
                         // this assert seems to always be true but not willing to commit to it until
                         // we understand what Nikolay meant when writing the above comment
