@@ -57,6 +57,7 @@ pub struct UserSettings {
     pub admin_password: SecretString,
     pub login_attempts_per_email: u32,
     pub login_attempts_per_address: u32,
+    pub registrations_per_address: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -59,9 +59,7 @@ pub async fn register(
     {
         return Err(UniqueField::UserEmail(&email).conflict().into());
     }
-    let password_hash = password::hash(new_user.password)
-        .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    let password_hash = password::hash(new_user.password).await?;
     let id = Id::new();
     let cart = ask_store(store, CreateCart { owner: Some(id) }).await?;
     let user = User {

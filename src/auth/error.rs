@@ -22,9 +22,24 @@ pub enum AuthError {
     Invalid(#[from] ValidationError),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// Password hashing is at capacity (503).
+    #[error("the server is busy checking passwords; try again shortly")]
+    Busy,
+    /// Too many registrations from one address (429).
+    #[error("too many registrations from your address; wait a minute and try again")]
+    TooManyRegistrations,
     /// Hashing or session storage failed; the detail is logged, not shown.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<super::password::HashError> for AuthError {
+    fn from(error: super::password::HashError) -> Self {
+        match error {
+            super::password::HashError::Busy => AuthError::Busy,
+            super::password::HashError::Failed(detail) => AuthError::Internal(detail),
+        }
+    }
 }
 
 impl AuthError {

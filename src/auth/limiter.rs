@@ -1,4 +1,5 @@
-//! Caps login attempts per e-mail and per client address (per minute).
+//! Caps login attempts per e-mail and per client address, and
+//! registrations per client address (per minute).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -12,6 +13,7 @@ use crate::domain::Email;
 pub struct LoginLimiter {
     by_email: DefaultKeyedRateLimiter<String>,
     by_address: DefaultKeyedRateLimiter<IpAddr>,
+    registrations: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl LoginLimiter {
@@ -20,6 +22,18 @@ impl LoginLimiter {
         LoginLimiter {
             by_email: RateLimiter::keyed(per_minute(settings.login_attempts_per_email)),
             by_address: RateLimiter::keyed(per_minute(settings.login_attempts_per_address)),
+            registrations: RateLimiter::keyed(per_minute(settings.registrations_per_address)),
+        }
+    }
+
+    /// Counts one registration from `address`; refuses it past the limit.
+    pub fn check_registration(&self, address: Option<IpAddr>) -> Result<(), AuthError> {
+        if self.registrations.len() > 10_000 {
+            self.registrations.retain_recent();
+        }
+        match address {
+            Some(ip) if self.registrations.check_key(&ip).is_err() => Err(AuthError::TooManyRegistrations),
+            _ => Ok(()),
         }
     }
 

@@ -51,7 +51,7 @@ pub async fn authenticate(
         Some(StoredUser { user, password_hash }) => (Some(user), Some(password_hash)),
         None => (None, None),
     };
-    if password::verify(password.to_owned(), hash).await {
+    if password::verify(password.to_owned(), hash).await? {
         user.ok_or(AuthError::WrongCredentials)
     } else {
         Err(AuthError::WrongCredentials)

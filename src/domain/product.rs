@@ -301,15 +301,29 @@ fn thumbnails(name: &str, value: &Value) -> Result<Vec<String>, ValidationError>
         .collect()
 }
 
-/// Thumbnails end up in `<img src>`: only web URLs and site paths, so a
-/// `javascript:` or `data:` URL can never be stored.
+/// Thumbnails end up in `<img src>`: only an absolute http(s) URL with a
+/// host, or a path on this site starting with exactly one `/`. So no
+/// `javascript:` or `data:` URL, no `//evil.example/x` (protocol-relative),
+/// and no `/\evil.example/x`, which browsers read as `//evil.example/x`.
 fn is_acceptable_url(url: &str) -> bool {
+    if url.len() > URL_MAX || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
     let lower = url.to_ascii_lowercase();
-    url.len() <= URL_MAX
-        && !url.chars().any(char::is_whitespace)
-        && (lower.starts_with("https://")
-            || lower.starts_with("http://")
-            || (url.starts_with('/') && !url.starts_with("//")))
+    let after_scheme = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    match after_scheme {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = host.rsplit('@').next().unwrap_or_default();
+            !host.is_empty() && !host.starts_with(':') && !rest.contains('\\')
+        }
+        None => {
+            let mut chars = url.chars();
+            chars.next() == Some('/') && !matches!(chars.next(), Some('/' | '\\')) && !url.contains('\\')
+        }
+    }
 }
 
 /// Order of a product listing; only price is sortable, as in the Node.js API.
@@ -357,6 +371,33 @@ impl ProductQuery {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn thumbnails_are_web_urls_with_a_host_or_site_paths() {
+        for good in [
+            "https://cdn.example/x.png",
+            "http://cdn.example:8080/a?b#c",
+            "/uploads/a.png",
+            "/",
+        ] {
+            assert!(is_acceptable_url(good), "{good}");
+        }
+        for bad in [
+            "/\\evil.example/x.png",
+            "//evil.example/x.png",
+            "http://",
+            "https:///x.png",
+            "http://:80/x",
+            "http://user@/x",
+            "http:\\\\evil.example",
+            "javascript:alert(1)",
+            "data:image/png;base64,xx",
+            "uploads/x.png",
+            "/a b.png",
+        ] {
+            assert!(!is_acceptable_url(bad), "{bad}");
+        }
+    }
 
     fn valid() -> Value {
         json!({"title": "Mug", "description": "A mug", "code": "M1", "price": 9.5, "stock": 3, "category": "kitchen"})

@@ -58,6 +58,9 @@ pub enum ApiError {
     /// the detail is logged, the client sees a generic message.
     #[error("{0}")]
     Internal(String),
+    /// The server is at capacity for this kind of work right now.
+    #[error("{0}")]
+    Busy(String),
     /// An actor the request needed is gone (shutting down).
     #[error("the server is shutting down")]
     Stopped(#[from] actix::MailboxError),
@@ -80,7 +83,10 @@ impl From<AuthError> for ApiError {
             AuthError::LoginRequired(message) => ApiError::Unauthorized(message.to_owned()),
             AuthError::WrongCredentials => ApiError::Unauthorized(error.to_string()),
             AuthError::Forbidden(message) => ApiError::Forbidden(message.to_owned()),
-            AuthError::TooManyAttempts => ApiError::TooManyRequests(error.to_string()),
+            AuthError::TooManyAttempts | AuthError::TooManyRegistrations => {
+                ApiError::TooManyRequests(error.to_string())
+            }
+            AuthError::Busy => ApiError::Busy(error.to_string()),
             AuthError::Invalid(error) => ApiError::Validation(error),
             AuthError::Store(error) => ApiError::Store(error),
             AuthError::Internal(detail) => ApiError::Internal(detail),
@@ -116,7 +122,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) | ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             ApiError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
-            ApiError::Store(StoreError::Unavailable(_)) | ApiError::Stopped(_) => {
+            ApiError::Store(StoreError::Unavailable(_)) | ApiError::Stopped(_) | ApiError::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Store(StoreError::Internal(_)) | ApiError::Internal(_) => {

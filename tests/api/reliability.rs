@@ -199,3 +199,119 @@ async fn a_client_that_never_reads_is_dropped_within_the_bound() {
     );
     drop(stuck);
 }
+
+#[actix_web::test]
+async fn a_burst_of_registrations_stays_within_bounded_memory() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_with(
+        &temp.path().join("data"),
+        &temp.path().join("uploads"),
+        0,
+        &[("APP__USERS__REGISTRATIONS_PER_ADDRESS", "1000")],
+    );
+    let pid = server.child.id();
+    let before = rss_kib(pid);
+    let client = reqwest::Client::new();
+    let registrations = (0..60).map(|i| {
+        let body = serde_json::json!({"first_name": "A", "last_name": "B", "email": format!("burst{i}@shop.test"),
+            "age": 30, "password": "a-long-password"});
+        client.post(format!("{}/api/users", server.address)).json(&body).send()
+    });
+    let all = futures_util::future::join_all(registrations);
+    tokio::pin!(all);
+    let mut peak = before;
+    let responses = loop {
+        tokio::select! {
+            responses = &mut all => break responses,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => peak = peak.max(rss_kib(pid)),
+        }
+    };
+    let statuses: Vec<u16> = responses
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(pid);
+    // One argon2 hash takes ~19 MiB; one runs per core.
+    let (grown_peak, kept) = (peak.saturating_sub(before), after.saturating_sub(before));
+    assert!(
+        grown_peak < 120 * 1024,
+        "60 registrations took RSS up {grown_peak} KiB"
+    );
+    assert!(kept < 40 * 1024, "{kept} KiB kept after the burst");
+}
+
+#[actix_web::test]
+async fn registrations_are_rate_limited_per_address() {
+    let app = TestApp::spawn().await;
+    let visitor = crate::helpers::Browser::new();
+    let mut statuses = Vec::new();
+    for i in 0..11 {
+        let body = serde_json::json!({"first_name": "A", "last_name": "B", "email": format!("r{i}@shop.test"),
+            "age": 30, "password": "a-long-password"});
+        statuses.push(app.post_json_with(&visitor.client, "/api/users", &body).await.0);
+    }
+    assert_eq!(&statuses[..10], [201; 10]);
+    assert_eq!(statuses[10], 429, "the 11th in a minute");
+}
+
+#[actix_web::test]
+async fn loose_input_is_refused() {
+    let app = TestApp::spawn().await;
+    for thumbnail in [
+        "/\\evil.example/x.png",
+        "http://",
+        "//evil.example/x.png",
+        "https:///x.png",
+    ] {
+        let mut body = crate::helpers::product("LOOSE");
+        body["thumbnails"] = serde_json::json!([thumbnail]);
+        let (status, response) = app.post_json("/api/products", &body).await;
+        assert_eq!(status, 400, "{thumbnail}: {response}");
+        assert_eq!(response["details"]["field"], "thumbnails");
+    }
+    let product = app.create_product(&crate::helpers::product("TYPED")).await;
+    let (_, cart) = app.post_json("/api/carts", &serde_json::json!({})).await;
+    let line = format!(
+        "/api/carts/{}/product/{}",
+        cart["payload"]["_id"].as_str().unwrap(),
+        product["_id"].as_str().unwrap()
+    );
+    // The classic cross-site form trick: JSON sent as text/plain.
+    let sneaky = app
+        .client
+        .post(app.url(&line))
+        .header("content-type", "text/plain")
+        .body(r#"{"quantity": 2}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sneaky.status(), 415);
+    let (status, cart) = app
+        .get_json(&format!(
+            "/api/carts/{}",
+            cart["payload"]["_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (status, cart["payload"]["products"].clone()),
+        (200, serde_json::json!([])),
+        "nothing added"
+    );
+    for (path, method) in [
+        ("/api/products", "POST"),
+        ("/api/messages", "POST"),
+        ("/api/sessions/login", "POST"),
+    ] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .header("content-type", "text/plain")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{method} {path}");
+    }
+}

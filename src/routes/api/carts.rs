@@ -3,7 +3,7 @@
 //! Once any account exists a cart is its owner's (and admins'): every route
 //! on one takes `CartAccess`, and creating one needs a login.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -55,10 +55,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// An optional JSON body: empty means none (`POST .../product/:pid` alone
-/// adds one).
-fn optional_json(body: &web::Bytes) -> Result<Option<Value>, ApiError> {
+/// adds one). A body must be sent as `application/json` (415 otherwise: a
+/// cross-site HTML form can send `text/plain` that happens to be JSON).
+fn optional_json(request: &HttpRequest, body: &web::Bytes) -> Result<Option<Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
+    }
+    let json =
+        request.mime_type().ok().flatten().is_some_and(|kind| {
+            kind.subtype() == "json" || kind.suffix().is_some_and(|suffix| suffix == "json")
+        });
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the body as JSON (Content-Type: application/json)".to_owned(),
+        ));
     }
     serde_json::from_slice(body)
         .map(Some)
@@ -97,13 +107,14 @@ fn product_id(path: &web::Path<(String, String)>) -> Result<crate::domain::Id, A
     request_body(content = Option<QuantityBody>),
     responses((status = 200, body = Success<Cart>), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "Not logged in (once accounts exist)"), (status = 403, body = ErrorResponse, description = "Someone else's cart"), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse, description = "Not enough stock")))]
 async fn add(
+    request: HttpRequest,
     state: web::Data<AppState>,
     access: CartAccess,
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let product = product_id(&path)?;
-    let quantity = parse_quantity_body(optional_json(&body)?.as_ref())?;
+    let quantity = parse_quantity_body(optional_json(&request, &body)?.as_ref())?;
     let cart = ask_store(
         &state.store,
         AddToCart {

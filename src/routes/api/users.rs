@@ -35,8 +35,14 @@ async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse,
 
 /// Registers a user (role `user`) with a cart of their own.
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = NewUser,
-    responses((status = 201, body = Success<User>), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
-async fn register(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+    responses((status = 201, body = Success<User>), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse), (status = 429, body = ErrorResponse, description = "Too many registrations from this address"), (status = 503, body = ErrorResponse, description = "Password hashing at capacity")))]
+async fn register(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let address = client_address(&request, &state.settings.server.trusted_proxies);
+    state.login_limiter.check_registration(address)?;
     let new_user = NewUser::parse(&body)?;
     let user = auth::register(&state.store, &state.accounts, new_user, Role::User).await?;
     Ok(HttpResponse::Created().json(success(user)))

@@ -97,6 +97,7 @@ pub async fn register_form(state: web::Data<AppState>, PageViewer(viewer): PageV
 }
 
 pub async fn register_submit(
+    request: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<RegisterForm>,
@@ -108,7 +109,9 @@ pub async fn register_submit(
         "age": form.age,
         "password": form.password,
     });
+    let address = client_address(&request, &state.settings.server.trusted_proxies);
     let registered = async {
+        state.login_limiter.check_registration(address)?;
         let new_user = NewUser::parse(&body)?;
         let user = auth::register(&state.store, &state.accounts, new_user, Role::User).await?;
         auth::log_in(&session, &user)?;
