@@ -13,6 +13,10 @@ use crate::store::{ask_store, FindUserByEmail, GetUser, MongoStore, StoreError};
 
 /// The session entry that names the logged-in user.
 const USER_ID: &str = "user_id";
+/// The logged-in user's e-mail, kept in the session so the chat can say who
+/// is speaking without asking the store (it keeps working while the store
+/// is down).
+const USER_EMAIL: &str = "email";
 
 /// The logged-in user, if any. A session naming a user that no longer
 /// exists is cleared.
@@ -63,7 +67,18 @@ pub fn log_in(session: &Session, user: &User) -> Result<(), AuthError> {
     session.renew();
     session
         .insert(USER_ID, user.id.to_hex())
+        .and_then(|()| session.insert(USER_EMAIL, user.email.as_str()))
         .map_err(|e| AuthError::Internal(format!("session: {e}")))
+}
+
+/// The chat identity of the session: the e-mail it logged in with, read
+/// from the session alone (no store call); sessions from before the e-mail
+/// was kept fall back to the store.
+pub async fn chat_identity(session: &Session, store: &Addr<MongoStore>) -> Result<Option<Email>, AuthError> {
+    if let Some(email) = session.get::<String>(USER_EMAIL).ok().flatten() {
+        return Ok(Some(Email::from_stored(email)));
+    }
+    Ok(current_user(session, store).await?.map(|user| user.email))
 }
 
 pub fn log_out(session: &Session) {

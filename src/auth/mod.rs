@@ -13,7 +13,7 @@ pub use accounts::{prepare_accounts, register, Accounts};
 pub use carts::authorize_cart;
 pub use error::AuthError;
 pub use limiter::LoginLimiter;
-pub use login::{authenticate, current_user, log_in, log_out};
+pub use login::{authenticate, chat_identity, current_user, log_in, log_out};
 pub use session_store::MemorySessionStore;
 
 use crate::domain::User;

@@ -17,9 +17,12 @@
 //! - The recent public history is kept in memory (loaded once from the
 //!   store, then appended to), so a joiner's `history` costs no query and
 //!   is one frame shared by every joiner until the next message.
+//! - The room never waits on the store: the history loads in the background
+//!   (one load at a time); while the store is down joiners are admitted with
+//!   an `error` saying history is unavailable, and get it once it loads.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use prometheus::IntCounter;
@@ -78,13 +81,25 @@ struct Presence {
     snapshot: Option<Frame>,
 }
 
-/// The newest public messages, oldest first.
+/// The newest public messages, oldest first, and where loading them stands.
 #[derive(Default)]
 struct History {
     messages: VecDeque<ChatMessage>,
     loaded: bool,
     frame: Option<Frame>,
+    /// A load is in flight (at most one).
+    loading: bool,
+    /// The last load failed: joiners are admitted without waiting.
+    failed: bool,
+    last_attempt: Option<Instant>,
+    /// Joins waiting for the first load.
+    awaiting: Vec<Join>,
+    /// Members admitted without history, to be sent it once loaded.
+    missing: HashSet<SessionId>,
 }
+
+/// How often a failed history load is retried (on joins).
+const HISTORY_RETRY: Duration = Duration::from_secs(1);
 
 /// A session joins the room as `user` (`None`: as a reader).
 #[derive(Message)]
@@ -168,32 +183,66 @@ impl ChatRoom {
         }
     }
 
-    /// Loads the recent history, holding every other message to the room
-    /// until it is in (so no joiner sees a history missing a message).
-    fn load_history(
-        &mut self,
-        ctx: &mut Context<Self>,
-        then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static,
-    ) {
-        let read = self.store.send(RecentMessages {
-            limit: self.settings.history_size,
-            before: None,
-        });
-        ctx.wait(read.into_actor(self).map(|result, room, ctx| {
-            match result {
-                Ok(Ok(newest_first)) => {
-                    room.history.messages = newest_first.into_iter().rev().collect();
-                    room.history.loaded = true;
-                    room.history.frame = None;
+    /// Starts loading the recent history unless a load is in flight. The
+    /// room never waits for it: joins, leaves, messages and presence keep
+    /// moving; joiners get their `history` when it arrives.
+    fn load_history(&mut self, ctx: &mut Context<Self>) {
+        if self.history.loading {
+            return;
+        }
+        self.history.loading = true;
+        self.history.last_attempt = Some(Instant::now());
+        let store = self.store.clone();
+        let limit = self.settings.history_size;
+        async move { ask_store(&store, RecentMessages { limit, before: None }).await }
+            .into_actor(self)
+            .map(|result, room, ctx| {
+                room.history.loading = false;
+                match result {
+                    Ok(newest_first) => room.history_loaded(newest_first, ctx),
+                    Err(error) => {
+                        log::warn!("chat history not loaded (retried on a later join): {error}");
+                        room.history.failed = true;
+                        for join in std::mem::take(&mut room.history.awaiting) {
+                            room.admit(join, ctx);
+                        }
+                    }
                 }
-                Ok(Err(error)) => log::warn!("chat history not loaded (will retry on next join): {error}"),
-                Err(error) => log::warn!("chat history not loaded: {error}"),
+            })
+            .spawn(ctx);
+    }
+
+    /// The history is in: merge what was published meanwhile, then send it
+    /// to everyone who has been waiting for it.
+    fn history_loaded(&mut self, newest_first: Vec<ChatMessage>, ctx: &mut Context<Self>) {
+        let published_meanwhile = std::mem::take(&mut self.history.messages);
+        let mut messages: VecDeque<ChatMessage> = newest_first.into_iter().rev().collect();
+        for message in published_meanwhile {
+            if !messages.iter().any(|known| known.id == message.id) {
+                messages.push_back(message);
             }
-            then(room, ctx);
-        }));
+        }
+        while messages.len() > self.settings.history_size as usize {
+            messages.pop_front();
+        }
+        self.history.messages = messages;
+        self.history.loaded = true;
+        self.history.failed = false;
+        self.history.frame = None;
+        let frame = self.history_frame();
+        // Members admitted while the store was down get it now.
+        let missing: Vec<SessionId> = self.history.missing.drain().collect();
+        self.send_to(&missing, &frame);
+        let awaiting = std::mem::take(&mut self.history.awaiting);
+        for join in awaiting {
+            self.admit(join, ctx);
+        }
     }
 
     /// Adds a session, then sends it `history` and `presence`.
+    /// Adds a session, then sends it `history` (or, while the store cannot
+    /// give it, an `error` saying so; the history follows when it can) and
+    /// `presence`.
     fn admit(&mut self, join: Join, ctx: &mut Context<Self>) {
         let Join {
             id,
@@ -217,7 +266,17 @@ impl ChatRoom {
                 session: session.clone(),
             },
         );
-        let welcome = [self.history_frame(), self.presence_frame()];
+        let first = if self.history.loaded {
+            self.history_frame()
+        } else {
+            self.history.missing.insert(id);
+            Frame::error(
+                "the chat history is unavailable right now (the database cannot be reached); \
+                 it will be sent as soon as it can be read",
+                None,
+            )
+        };
+        let welcome = [first, self.presence_frame()];
         if !welcome.iter().all(|frame| offer(&session, frame)) {
             self.remove(id);
         }
@@ -225,6 +284,8 @@ impl ChatRoom {
     }
 
     fn remove(&mut self, id: SessionId) {
+        self.history.missing.remove(&id);
+        self.history.awaiting.retain(|join| join.id != id);
         let Some(Member { user: Some(user), .. }) = self.members.remove(&id) else {
             return;
         };
@@ -380,7 +441,7 @@ impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.load_history(ctx, |_, _| {});
+        self.load_history(ctx);
     }
 }
 
@@ -390,8 +451,19 @@ impl Handler<Join> for ChatRoom {
     fn handle(&mut self, join: Join, ctx: &mut Context<Self>) {
         if self.history.loaded {
             self.admit(join, ctx);
+        } else if self.history.failed {
+            // The store is down: admit now, and try again now and then.
+            self.admit(join, ctx);
+            let due = self
+                .history
+                .last_attempt
+                .is_none_or(|at| at.elapsed() >= HISTORY_RETRY);
+            if due {
+                self.load_history(ctx);
+            }
         } else {
-            self.load_history(ctx, move |room, ctx| room.admit(join, ctx));
+            self.history.awaiting.push(join);
+            self.load_history(ctx);
         }
     }
 }

@@ -13,7 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::auth::{self, AuthError};
-use crate::domain::{parse_id, Id, User};
+use crate::domain::{parse_id, Email, Id, User};
 use crate::routes::ApiError;
 use crate::state::AppState;
 
@@ -58,6 +58,16 @@ pub struct Viewer(pub Option<User>);
 extractor!(Viewer, |request, state| Ok(Viewer(
     session_user(&request, &state).await?
 )));
+
+/// Who speaks in the chat: the logged-in user's e-mail, taken from the
+/// session without a store call, so chat upgrades keep working while the
+/// store is down.
+pub struct ChatIdentity(pub Option<Email>);
+
+extractor!(ChatIdentity, |request, state| {
+    let identity = auth::chat_identity(&request.get_session(), &state.store).await?;
+    Ok(ChatIdentity(identity))
+});
 
 /// The viewer of a page: never fails; a store failure is logged and the page
 /// is shown as to a visitor.

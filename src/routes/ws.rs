@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::WsResponseBuilder;
 
 use crate::realtime::{ChatSession, ProductSession};
-use crate::routes::extractors::Viewer;
+use crate::routes::extractors::{ChatIdentity, Viewer};
 use crate::state::AppState;
 
 /// `GET /ws/products`: the realtime product feed. The viewer decides who may
@@ -30,12 +30,13 @@ pub async fn products(
         .start()
 }
 
-/// `GET /ws/chat`: the chat room. A logged-in user chats as their e-mail.
+/// `GET /ws/chat`: the chat room. A logged-in user chats as their e-mail
+/// (from the session: no store call, so the chat works while it is down).
 pub async fn chat(
     request: HttpRequest,
     stream: web::Payload,
     state: web::Data<AppState>,
-    Viewer(viewer): Viewer,
+    ChatIdentity(identity): ChatIdentity,
 ) -> Result<HttpResponse, actix_web::Error> {
     let settings = &state.settings;
     let session = ChatSession::new(
@@ -43,7 +44,7 @@ pub async fn chat(
         &settings.chat,
         state.chat_room.clone(),
         state.store.clone(),
-        viewer.map(|user| user.email),
+        identity,
         state.sessions.chat.clone(),
     );
     WsResponseBuilder::new(session, &request, stream)

@@ -397,22 +397,66 @@ async fn the_messages_api_posts_like_the_socket_and_pages_history() {
     assert_eq!(app.get_json("/api/messages?limit=0").await.0, 400);
 }
 
+/// With the store down the room keeps moving: joins are answered at once
+/// (history unavailable, presence as usual), presence flows, and a message
+/// that cannot be stored is refused promptly and broadcast to nobody.
 #[actix_web::test]
-async fn a_message_that_cannot_be_stored_is_not_broadcast() {
+async fn the_chat_keeps_moving_while_the_store_is_down() {
     let app = TestApp::spawn_with(|s| {
         s.store.mongodb_uri = "mongodb://127.0.0.1:1/?directConnection=true".to_owned();
-        s.store.mongodb_timeout_ms = 200;
+        // Each store call fails after 1 s: joins queued behind one another
+        // would take 6 s; the room answers them all within one failure.
+        s.store.mongodb_timeout_ms = 1000;
     })
     .await;
-    let mut watcher = join_settled(&app, "watcher@example.com").await;
-    let mut sender = join_settled(&app, "sender@example.com").await;
-    watcher.expect_event("presence:diff").await;
+    // Six at once: none waits for another's history load.
+    let mut clients = Vec::new();
+    for i in 0..6 {
+        let mut client = app.ws("/ws/chat").await;
+        client
+            .send_event("join", json!({ "user": format!("outage{i}@example.com") }))
+            .await;
+        clients.push(client);
+    }
+    let started = std::time::Instant::now();
+    for client in &mut clients {
+        let unavailable = client.expect_event("error").await;
+        assert!(
+            unavailable["error"]
+                .as_str()
+                .unwrap()
+                .contains("history is unavailable"),
+            "{unavailable}"
+        );
+        client.expect_event("presence").await;
+    }
+    let joined = started.elapsed();
+    assert!(joined < Duration::from_millis(2500), "six joins took {joined:?}");
+    let mut watcher = clients.remove(0);
+    let mut sender = clients.remove(0);
+    // Presence still flows.
+    loop {
+        let diff = watcher.expect_event("presence:diff").await;
+        if diff["online"] == 6 {
+            break;
+        }
+    }
     sender.send_event("message", json!({"message": "lost?"})).await;
-    let error = sender.expect_event("error").await;
+    let error = loop {
+        let (event, data) = sender.next_event().await;
+        if event == "error" {
+            break data;
+        }
+    };
     assert!(error["error"].as_str().unwrap().contains("not sent"), "{error}");
     assert!(
         !error["error"].as_str().unwrap().contains("127.0.0.1"),
         "no driver detail: {error}"
     );
-    watcher.expect_silence(Duration::from_millis(300)).await;
+    loop {
+        match tokio::time::timeout(Duration::from_millis(300), watcher.next_event()).await {
+            Ok((event, data)) => assert_eq!(event, "presence:diff", "nothing else: {data}"),
+            Err(_) => break,
+        }
+    }
 }

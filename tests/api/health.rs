@@ -113,3 +113,81 @@ async fn the_server_recovers_when_mongodb_returns() {
     let created = app.create_product(&crate::helpers::product("BACK")).await;
     assert_eq!(created["code"], "BACK");
 }
+
+/// A TCP proxy to `upstream` on a free port, that `cut` takes down (its
+/// listener and every connection), as a MongoDB outage would.
+struct Proxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        actix_web::rt::spawn(async move {
+            let mut stop = watch.clone();
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|cut| *cut) => return,
+                    accepted = listener.accept() => {
+                        let Ok((mut client, _)) = accepted else { return };
+                        let (upstream, mut stop) = (upstream.clone(), watch.clone());
+                        actix_web::rt::spawn(async move {
+                            if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                                tokio::select! {
+                                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                                    _ = stop.wait_for(|cut| *cut) => {}
+                                }
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        Proxy { port, cut }
+    }
+}
+
+/// A logged-in user's chat does not need the store: with MongoDB cut off,
+/// the upgrade still succeeds and the user joins as their account.
+#[actix_web::test]
+async fn logged_in_users_keep_chatting_while_mongodb_is_down() {
+    let Some(uri) = mongodb_uri() else {
+        eprintln!(
+            "logged_in_users_keep_chatting_while_mongodb_is_down: SKIPPED (set TEST_MONGODB_URI to run it)"
+        );
+        return;
+    };
+    let upstream = uri
+        .trim_start_matches("mongodb://")
+        .split(['/', '?'])
+        .next()
+        .expect("host:port in TEST_MONGODB_URI")
+        .to_owned();
+    let proxy = Proxy::start(upstream).await;
+    let port = proxy.port;
+    let app = TestApp::spawn_with(move |settings| {
+        settings.store.mongodb_uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+        settings.store.mongodb_timeout_ms = 500;
+    })
+    .await;
+    assert_eq!(
+        app.get_json("/api/sessions/current").await.0,
+        200,
+        "the admin is logged in"
+    );
+    let _ = proxy.cut.send(true);
+    assert_eq!(app.get_json("/api/products").await.0, 503, "MongoDB is down");
+
+    let mut chat = app.ws_as_admin("/ws/chat").await;
+    chat.send_event("join", serde_json::json!({})).await;
+    let (first, _) = chat.next_event().await;
+    assert!(first == "history" || first == "error", "{first}");
+    let presence = chat.expect_event("presence").await;
+    assert_eq!(
+        presence["users"],
+        serde_json::json!([crate::helpers::ADMIN_EMAIL])
+    );
+}
