@@ -453,10 +453,8 @@ async fn the_chat_keeps_moving_while_the_store_is_down() {
         !error["error"].as_str().unwrap().contains("127.0.0.1"),
         "no driver detail: {error}"
     );
-    loop {
-        match tokio::time::timeout(Duration::from_millis(300), watcher.next_event()).await {
-            Ok((event, data)) => assert_eq!(event, "presence:diff", "nothing else: {data}"),
-            Err(_) => break,
-        }
+    while let Ok((event, data)) = tokio::time::timeout(Duration::from_millis(300), watcher.next_event()).await
+    {
+        assert_eq!(event, "presence:diff", "nothing else: {data}");
     }
 }
