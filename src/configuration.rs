@@ -123,6 +123,10 @@ pub struct WebSocketSettings {
     pub outbound_queue: usize,
     pub rate_per_second: f64,
     pub rate_burst: f64,
+    /// Most WebSocket sessions at once; 0: the open-file limit less a reserve.
+    pub max_sessions: usize,
+    /// Most WebSocket sessions from one client address; 0: no limit.
+    pub max_sessions_per_address: usize,
     /// Once a session has closed, or while its socket accepts no byte, how
     /// long the connection may take before it is dropped.
     pub close_timeout_ms: u64,

@@ -20,6 +20,7 @@ use secrecy::ExposeSecret;
 use crate::auth::{self, Accounts, LoginLimiter, MemorySessionStore};
 use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
+use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::routes;
@@ -157,6 +158,11 @@ impl Application {
         let close_timeout = Duration::from_millis(settings.websocket.close_timeout_ms);
         let session_settings = settings.session.clone();
         let login_limiter = LoginLimiter::new(&settings.users);
+        let session_limits = Arc::new(SessionLimits::new(
+            settings.websocket.max_sessions,
+            settings.websocket.max_sessions_per_address,
+        ));
+        log::info!("WebSocket sessions: at most {}", session_limits.max());
         let shared = AppState {
             settings: Arc::new(settings),
             store,
@@ -168,6 +174,7 @@ impl Application {
             login_limiter: Arc::new(login_limiter),
             metrics,
             sessions,
+            session_limits,
         };
         let mut server = HttpServer::new(move || {
             // Runs once per worker thread: this worker's store actor.

@@ -9,6 +9,7 @@ use actix::Addr;
 use crate::auth::{Accounts, LoginLimiter};
 use crate::configuration::Settings;
 use crate::metrics::Metrics;
+use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::store::MongoStore;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// What each endpoint's WebSocket sessions are given.
     pub sessions: Arc<EndpointSessions>,
+    pub session_limits: Arc<SessionLimits>,
 }
 
 /// The session context of each WebSocket endpoint.

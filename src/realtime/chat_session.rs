@@ -10,6 +10,7 @@ use actix_web_actors::ws::{self, WebsocketContext};
 use bytestring::ByteString;
 
 use super::chat_room::{ChatRoom, Join, Leave, PostMessage};
+use super::limits::SessionSlot;
 use super::outbound::Outbound;
 use super::protocol::ClientEvent;
 use super::session::{
@@ -51,10 +52,11 @@ impl ChatSession {
         store: Addr<MongoStore>,
         identity: Option<Email>,
         context: SessionContext,
+        slot: SessionSlot,
     ) -> Self {
         ChatSession {
             id: next_session_id(),
-            connection: Connection::new(websocket, context),
+            connection: Connection::new(websocket, context, slot),
             room,
             store,
             max_message_chars: chat.max_message_chars,

@@ -3,6 +3,7 @@
 
 pub mod chat_room;
 pub mod chat_session;
+pub mod limits;
 pub mod outbound;
 pub mod product_feed;
 pub mod product_session;

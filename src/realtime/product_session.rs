@@ -6,6 +6,7 @@ use actix_web_actors::ws::{self, WebsocketContext};
 use bytestring::ByteString;
 use serde::Deserialize;
 
+use super::limits::SessionSlot;
 use super::outbound::Outbound;
 use super::product_feed::{ProductFeed, Subscribe, Unsubscribe, WatchCart};
 use super::protocol::ClientEvent;
@@ -37,10 +38,11 @@ impl ProductSession {
         accounts: Arc<Accounts>,
         viewer: Option<User>,
         context: SessionContext,
+        slot: SessionSlot,
     ) -> Self {
         ProductSession {
             id: next_session_id(),
-            connection: Connection::new(settings, context),
+            connection: Connection::new(settings, context, slot),
             feed,
             store,
             accounts,

@@ -9,6 +9,7 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason, WebsocketContext};
 
 use tokio::sync::watch;
 
+use super::limits::SessionSlot;
 use super::outbound::Outbound;
 use super::protocol::Frame;
 use crate::configuration::WebSocketSettings;
@@ -93,6 +94,8 @@ pub struct Connection {
     close_reason: MetricCloseReason,
     /// Becomes true when the server shuts down: the session closes (1001).
     shutdown: watch::Receiver<bool>,
+    /// This session's place under the session limits, given back on drop.
+    _slot: SessionSlot,
 }
 
 /// What the session should do with an incoming WebSocket message.
@@ -104,7 +107,7 @@ pub enum Incoming {
 }
 
 impl Connection {
-    pub fn new(settings: &WebSocketSettings, context: SessionContext) -> Self {
+    pub fn new(settings: &WebSocketSettings, context: SessionContext, slot: SessionSlot) -> Self {
         Connection {
             settings: settings.clone(),
             last_seen: Instant::now(),
@@ -112,6 +115,7 @@ impl Connection {
             metrics: context.metrics,
             close_reason: MetricCloseReason::Client,
             shutdown: context.shutdown,
+            _slot: slot,
         }
     }
 

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthError;
 use crate::domain::ValidationError;
 use crate::realtime::chat_room::PostError;
+use crate::realtime::limits::LimitError;
 use crate::store::StoreError;
 
 /// The body of every failure.
@@ -72,6 +73,16 @@ impl From<PostError> for ApiError {
         match error {
             PostError::AccountEmail(_) => ApiError::Forbidden(error.to_string()),
             PostError::Store(error) => ApiError::Store(error),
+        }
+    }
+}
+
+/// A WebSocket upgrade over the session limits.
+impl From<LimitError> for ApiError {
+    fn from(error: LimitError) -> Self {
+        match error {
+            LimitError::Full(_) => ApiError::Busy(error.to_string()),
+            LimitError::AddressFull(_) => ApiError::TooManyRequests(error.to_string()),
         }
     }
 }

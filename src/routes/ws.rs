@@ -4,8 +4,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::WsResponseBuilder;
 
+use crate::realtime::limits::SessionSlot;
 use crate::realtime::{ChatSession, ProductSession};
 use crate::routes::extractors::{ChatIdentity, Viewer};
+use crate::routes::security::client_address;
+use crate::routes::ApiError;
 use crate::state::AppState;
 
 /// `GET /ws/products`: the realtime product feed. The viewer decides who may
@@ -16,6 +19,7 @@ pub async fn products(
     state: web::Data<AppState>,
     Viewer(viewer): Viewer,
 ) -> Result<HttpResponse, actix_web::Error> {
+    let slot = take_slot(&request, &state)?;
     let settings = &state.settings.websocket;
     let session = ProductSession::new(
         settings,
@@ -24,6 +28,7 @@ pub async fn products(
         state.accounts.clone(),
         viewer,
         state.sessions.products.clone(),
+        slot,
     );
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.max_frame_bytes)
@@ -38,6 +43,7 @@ pub async fn chat(
     state: web::Data<AppState>,
     ChatIdentity(identity): ChatIdentity,
 ) -> Result<HttpResponse, actix_web::Error> {
+    let slot = take_slot(&request, &state)?;
     let settings = &state.settings;
     let session = ChatSession::new(
         &settings.websocket,
@@ -46,8 +52,15 @@ pub async fn chat(
         state.store.clone(),
         identity,
         state.sessions.chat.clone(),
+        slot,
     );
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.websocket.max_frame_bytes)
         .start()
+}
+
+/// A place under the session limits for this upgrade (503 / 429 when full).
+fn take_slot(request: &HttpRequest, state: &AppState) -> Result<SessionSlot, ApiError> {
+    let address = client_address(request, &state.settings.server.trusted_proxies);
+    Ok(state.session_limits.admit(address)?)
 }

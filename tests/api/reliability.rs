@@ -315,3 +315,37 @@ async fn loose_input_is_refused() {
         assert_eq!(response.status(), 415, "{method} {path}");
     }
 }
+
+#[actix_web::test]
+async fn session_limits_refuse_upgrades_with_their_status() {
+    let app = TestApp::spawn_with(|settings| settings.websocket.max_sessions = 3).await;
+    let mut open = Vec::new();
+    for path in ["/ws/chat", "/ws/products", "/ws/chat"] {
+        open.push(app.try_ws(path, None, None).await.expect("within the limit"));
+    }
+    assert_eq!(
+        app.try_ws("/ws/products", None, None).await.err(),
+        Some(503),
+        "over max_sessions"
+    );
+    drop(open.pop());
+    let mut admitted = false;
+    for _ in 0..50 {
+        if let Ok(client) = app.try_ws("/ws/products", None, None).await {
+            open.push(client);
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(admitted, "a closed session gives its place back");
+
+    let app = TestApp::spawn_with(|settings| settings.websocket.max_sessions_per_address = 2).await;
+    let _first = app.try_ws("/ws/chat", None, None).await.expect("1st");
+    let _second = app.try_ws("/ws/products", None, None).await.expect("2nd");
+    assert_eq!(
+        app.try_ws("/ws/chat", None, None).await.err(),
+        Some(429),
+        "over max_sessions_per_address"
+    );
+}
