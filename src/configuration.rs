@@ -83,6 +83,8 @@ pub struct ServerSettings {
     pub allowed_origins: Vec<String>,
     /// Peers (reverse proxies) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long a request body may take to arrive (408 past it).
+    pub body_timeout_ms: u64,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     pub shutdown_timeout_s: u64,
 }

@@ -200,6 +200,7 @@ impl Application {
                     routes::views::internal_error_page,
                 ))
                 .wrap(middleware::from_fn(security::security_headers))
+                .wrap(middleware::from_fn(routes::body_deadline::body_deadline))
                 .wrap(middleware::from_fn(routes::metrics::record_http))
                 // WebSocket upgrades are excluded: their "response" lasts as
                 // long as the session and would hold the log state with it.

@@ -53,6 +53,9 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request body did not arrive in time (408).
+    #[error("{0}")]
+    Timeout(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// A server-side failure outside the store (e.g. writing an upload);
@@ -140,6 +143,7 @@ impl ResponseError for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -165,6 +169,9 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, _: &actix_web::Http
         ),
         JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::PayloadTooLarge(format!("the JSON body is larger than {limit} bytes"))
+        }
+        JsonPayloadError::Payload(payload) if super::body_deadline::timed_out(payload) => {
+            ApiError::Timeout("the request body did not arrive in time".to_owned())
         }
         other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
     };

@@ -4,6 +4,7 @@
 //! `configure` is the one table of every route.
 
 pub mod api;
+pub mod body_deadline;
 pub mod error;
 pub mod extractors;
 pub mod health;

@@ -349,3 +349,29 @@ async fn session_limits_refuse_upgrades_with_their_status() {
         "over max_sessions_per_address"
     );
 }
+
+#[actix_web::test]
+async fn a_body_that_never_finishes_is_cut_off() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.server.body_timeout_ms = 500;
+        settings.websocket.close_timeout_ms = 500;
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    tcp.write_all(
+        b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"mes",
+    )
+    .await
+    .unwrap();
+    // ...and nothing more. The server answers 408 and closes.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer)).await;
+    let took = started.elapsed();
+    assert!(read.is_ok(), "the connection is still open after {took:?}");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(took < Duration::from_secs(3), "cut off after {took:?}");
+}
