@@ -57,6 +57,11 @@ impl SessionLimits {
         self.max
     }
 
+    /// Sessions open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
     /// Takes a place for a session from `address`, or says why not.
     pub fn admit(self: &Arc<Self>, address: Option<IpAddr>) -> Result<SessionSlot, LimitError> {
         let taken = self.open.fetch_add(1, Ordering::AcqRel);
