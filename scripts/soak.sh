@@ -4,11 +4,12 @@
 # during and after (every 5 s) into OUT/soak.csv, with a summary at the end.
 #   scripts/soak.sh [OUTPUT_DIR] [WAVES] [SESSIONS_PER_WAVE]
 # Defaults: target/soak, 8 waves of 10,000 chat sessions (20 s each).
+# SKIP_BUILD=1 uses the release binaries already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-target/soak}"; WAVES="${2:-8}"; SESSIONS="${3:-10000}"
 mkdir -p "$OUT"
-cargo build --release --bins
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bins
 DATA="$(mktemp -d)"
 RUST_LOG=warn HOST=127.0.0.1 PORT=8090 DATA_DIR="$DATA/data" UPLOADS_DIR="$DATA/uploads" \
   target/release/ecommerce >"$OUT/server.log" 2>&1 &

@@ -17,7 +17,7 @@ use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use secrecy::ExposeSecret;
 
-use crate::auth::{self, Accounts, LoginLimiter, MemorySessionStore};
+use crate::auth::{self, Accounts, LoginLimiter, StoreSessionStore};
 use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
 use crate::realtime::limits::SessionLimits;
@@ -159,7 +159,7 @@ impl Application {
         let accounts = Arc::new(Accounts::default());
         auth::prepare_accounts(store.clone(), accounts.clone(), settings.users.clone()).await;
         let key = session_key(&settings.session)?;
-        let login_sessions = MemorySessionStore::default();
+        let login_sessions = StoreSessionStore::new(store.clone());
 
         let views = Templates::load(&settings.views.templates_dir).map_err(Box::new)?;
         std::fs::create_dir_all(&settings.uploads.dir)?;

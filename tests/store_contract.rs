@@ -466,3 +466,49 @@ async fn listings_reflect_every_write_at_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn login_sessions_are_kept_until_they_expire() {
+    on_every_backend(|backend| async move {
+        let name = backend.name();
+        let now = ecommerce::domain::now();
+        let later = now + chrono::Duration::minutes(30);
+        assert_eq!(backend.load_session("k1", now).await.unwrap(), None, "{name}");
+        backend
+            .save_session("k1", r#"{"user_id":"a"}"#, later)
+            .await
+            .unwrap();
+        assert_eq!(
+            backend.load_session("k1", now).await.unwrap().as_deref(),
+            Some(r#"{"user_id":"a"}"#),
+            "{name}"
+        );
+        backend
+            .save_session("k1", r#"{"user_id":"b"}"#, later)
+            .await
+            .unwrap();
+        assert_eq!(
+            backend.load_session("k1", now).await.unwrap().as_deref(),
+            Some(r#"{"user_id":"b"}"#),
+            "{name}: saving again replaces"
+        );
+        // Past its expiry a session is gone; touching moves the expiry.
+        let after_expiry = later + chrono::Duration::seconds(1);
+        assert_eq!(
+            backend.load_session("k1", after_expiry).await.unwrap(),
+            None,
+            "{name}"
+        );
+        backend
+            .touch_session("k1", after_expiry + chrono::Duration::minutes(5))
+            .await
+            .unwrap();
+        assert!(
+            backend.load_session("k1", after_expiry).await.unwrap().is_some(),
+            "{name}"
+        );
+        backend.delete_session("k1").await.unwrap();
+        assert_eq!(backend.load_session("k1", now).await.unwrap(), None, "{name}");
+    })
+    .await;
+}

@@ -1,99 +1,89 @@
-//! Server-side session state for actix-session, kept in memory.
+//! Server-side login sessions for actix-session, kept in the store
+//! (embedded or MongoDB) with their expiry, so a restart with the same
+//! `SESSION_KEY` logs nobody out.
 //!
 //! The cookie carries only a random key (signed and encrypted by the
-//! middleware); the state lives here, so logging out deletes it and a
-//! copied cookie stops working. Sessions end when the server restarts.
+//! middleware); the state lives in the store, so logging out deletes it and
+//! a copied cookie stops working.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
+use actix::Addr;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
 use rand::distributions::{Alphanumeric, DistString};
 
+use crate::store::{ask_store, DeleteSession, LoadSession, MongoStore, SaveSession, TouchSession};
+
 type State = HashMap<String, String>;
 
-#[derive(Clone, Default)]
-pub struct MemorySessionStore {
-    sessions: Arc<Mutex<HashMap<String, (State, Instant)>>>,
+#[derive(Clone)]
+pub struct StoreSessionStore {
+    store: Addr<MongoStore>,
 }
 
-/// Past this many entries a save first drops the expired ones, so abandoned
-/// sessions cannot accumulate.
-const SWEEP_ABOVE: usize = 1024;
-
-impl MemorySessionStore {
-    fn expiry(ttl: &Duration) -> Instant {
-        let ttl = std::time::Duration::try_from(*ttl).unwrap_or_default();
-        Instant::now() + ttl
+impl StoreSessionStore {
+    pub fn new(store: Addr<MongoStore>) -> Self {
+        StoreSessionStore { store }
     }
 
-    fn with<T>(&self, work: impl FnOnce(&mut HashMap<String, (State, Instant)>) -> T) -> T {
-        let mut sessions = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(&mut sessions)
+    fn expiry(ttl: &Duration) -> chrono::DateTime<chrono::Utc> {
+        let ttl = chrono::Duration::milliseconds(i64::try_from(ttl.whole_milliseconds()).unwrap_or(i64::MAX));
+        crate::domain::now()
+            .checked_add_signed(ttl)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+    }
+
+    async fn write(&self, key: &str, state: &State, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let state = serde_json::to_string(state)?;
+        let message = SaveSession {
+            key: key.to_owned(),
+            state,
+            expires: Self::expiry(ttl),
+        };
+        Ok(ask_store(&self.store, message).await?)
     }
 }
 
-impl SessionStore for MemorySessionStore {
+impl SessionStore for StoreSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        Ok(self.with(|sessions| match sessions.get(key.as_ref()) {
-            Some((state, expires)) if *expires > Instant::now() => Some(state.clone()),
-            Some(_) => {
-                sessions.remove(key.as_ref());
-                None
-            }
-            None => None,
-        }))
+        let message = LoadSession {
+            key: key.as_ref().to_owned(),
+            now: crate::domain::now(),
+        };
+        let stored = ask_store(&self.store, message)
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        stored
+            .map(|text| serde_json::from_str(&text).map_err(|e| LoadError::Deserialization(e.into())))
+            .transpose()
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key = Alphanumeric.sample_string(&mut rand::thread_rng(), 64);
-        let expires = Self::expiry(ttl);
-        self.with(|sessions| {
-            if sessions.len() > SWEEP_ABOVE {
-                let now = Instant::now();
-                sessions.retain(|_, (_, expires)| *expires > now);
-            }
-            sessions.insert(key.clone(), (state, expires));
-        });
+        self.write(&key, &state, ttl).await.map_err(SaveError::Other)?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
 
     async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        let expires = Self::expiry(ttl);
-        let known = self.with(|sessions| match sessions.get_mut(key.as_ref()) {
-            Some(entry) => {
-                *entry = (state.clone(), expires);
-                true
-            }
-            None => false,
-        });
-        if known {
-            Ok(key)
-        } else {
-            // Expired meanwhile: start a new session with this state.
-            self.save(state, ttl)
-                .await
-                .map_err(|e| UpdateError::Other(e.into()))
-        }
+        self.write(key.as_ref(), &state, ttl)
+            .await
+            .map_err(UpdateError::Other)?;
+        Ok(key)
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        let expires = Self::expiry(ttl);
-        self.with(|sessions| {
-            if let Some(entry) = sessions.get_mut(key.as_ref()) {
-                entry.1 = expires;
-            }
-        });
-        Ok(())
+        let message = TouchSession {
+            key: key.as_ref().to_owned(),
+            expires: Self::expiry(ttl),
+        };
+        Ok(ask_store(&self.store, message).await?)
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        self.with(|sessions| sessions.remove(key.as_ref()));
-        Ok(())
+        let message = DeleteSession {
+            key: key.as_ref().to_owned(),
+        };
+        Ok(ask_store(&self.store, message).await?)
     }
 }

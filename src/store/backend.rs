@@ -3,6 +3,7 @@
 //! both backends apply (stock limit, unique fields) are written here once.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
@@ -89,11 +90,26 @@ pub trait MessageCollection: Send + Sync {
     ) -> Result<Vec<ChatMessage>, StoreError>;
 }
 
+/// Login sessions (the server-side state behind the session cookie), each
+/// with an expiry; expired ones are never returned.
+#[async_trait]
+pub trait SessionCollection: Send + Sync {
+    /// The state of an unexpired session, as stored (JSON text).
+    async fn load_session(&self, key: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+    /// Creates or replaces a session.
+    async fn save_session(&self, key: &str, state: &str, expires: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Moves a session's expiry.
+    async fn touch_session(&self, key: &str, expires: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn delete_session(&self, key: &str) -> Result<(), StoreError>;
+}
+
 /// A storage backend: every collection, plus its name and liveness.
 /// Implementations must never block the async runtime: blocking ones hand
 /// their work to a blocking thread.
 #[async_trait]
-pub trait Backend: ProductCollection + CartCollection + UserCollection + MessageCollection + 'static {
+pub trait Backend:
+    ProductCollection + CartCollection + UserCollection + MessageCollection + SessionCollection + 'static
+{
     /// A short name for logs: "mongodb" or "embedded".
     fn name(&self) -> &'static str;
 

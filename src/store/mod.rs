@@ -17,8 +17,8 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 pub use backend::{
-    ensure_in_stock, Backend, CartCollection, MessageCollection, Page, ProductCollection, UniqueField,
-    UserCollection,
+    ensure_in_stock, Backend, CartCollection, MessageCollection, Page, ProductCollection, SessionCollection,
+    UniqueField, UserCollection,
 };
 pub use error::StoreError;
 
@@ -284,4 +284,25 @@ store_message!(
     /// Whether any admin account exists.
     AnyAdmin {} -> bool,
     |b| b.any_admin()
+);
+
+store_message!(
+    /// A login session's state, unless it expired.
+    LoadSession { key: String, now: chrono::DateTime<chrono::Utc> } -> Option<String>,
+    |b| b.load_session(&key, now)
+);
+
+store_message!(
+    SaveSession { key: String, state: String, expires: chrono::DateTime<chrono::Utc> } -> (),
+    |b| b.save_session(&key, &state, expires)
+);
+
+store_message!(
+    TouchSession { key: String, expires: chrono::DateTime<chrono::Utc> } -> (),
+    |b| b.touch_session(&key, expires)
+);
+
+store_message!(
+    DeleteSession { key: String } -> (),
+    |b| b.delete_session(&key)
 );

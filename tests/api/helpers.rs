@@ -360,7 +360,6 @@ impl ServerProcess {
     ) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ecommerce"))
-            .envs(env.iter().copied())
             .env("PORT", port.to_string())
             .env("HOST", "127.0.0.1")
             .env("DATA_DIR", data_dir)
@@ -368,6 +367,7 @@ impl ServerProcess {
             .env("RUST_LOG", "info")
             .env_remove("MONGODB_URI")
             .env_remove("ADMIN_EMAIL")
+            .envs(env.iter().copied())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("server starts");

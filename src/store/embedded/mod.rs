@@ -13,6 +13,7 @@ mod mapping;
 mod messages;
 mod products;
 mod schema;
+mod sessions;
 mod users;
 
 use std::path::Path;

@@ -54,6 +54,12 @@ pub const SCHEMA: &str = "
         recipient   TEXT,
         created_at  INTEGER NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS sessions (
+        key         TEXT PRIMARY KEY,
+        state       TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
     CREATE INDEX IF NOT EXISTS public_messages ON messages (id) WHERE recipient IS NULL;
     CREATE INDEX IF NOT EXISTS direct_messages_to ON messages (recipient, id) WHERE recipient IS NOT NULL;
     CREATE INDEX IF NOT EXISTS direct_messages_from ON messages (user, id) WHERE recipient IS NOT NULL;

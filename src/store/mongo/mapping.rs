@@ -180,6 +180,16 @@ impl From<MessageDocument> for ChatMessage {
     }
 }
 
+/// A login session as stored.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDocument {
+    #[serde(rename = "_id")]
+    pub key: String,
+    pub state: String,
+    pub expires_at: bson::DateTime,
+}
+
 pub fn to_bson_date(time: DateTime<Utc>) -> bson::DateTime {
     bson::DateTime::from_millis(time.timestamp_millis())
 }

@@ -7,6 +7,7 @@ mod carts;
 mod mapping;
 mod messages;
 mod products;
+mod sessions;
 mod users;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,7 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 
 use super::{Backend, StoreError};
-use mapping::{map_error, CartDocument, MessageDocument, ProductDocument, UserDocument};
+use mapping::{map_error, CartDocument, MessageDocument, ProductDocument, SessionDocument, UserDocument};
 
 pub struct MongoBackend {
     database: Database,
@@ -26,6 +27,7 @@ pub struct MongoBackend {
     messages: Collection<MessageDocument>,
     carts: Collection<CartDocument>,
     users: Collection<UserDocument>,
+    sessions: Collection<SessionDocument>,
     /// Whether every index (`ensure_indexes`) is known to exist. They are
     /// created at startup, or, if MongoDB was down then, before the first
     /// write that needs a unique one.
@@ -57,6 +59,7 @@ impl MongoBackend {
             messages: database.collection("messages"),
             carts: database.collection("carts"),
             users: database.collection("users"),
+            sessions: database.collection("sessions"),
             database,
             indexes_ready: AtomicBool::new(false),
         };
@@ -92,6 +95,21 @@ impl MongoBackend {
             .create_indexes([public_history, sent])
             .await
             .map_err(map_error)?;
+        // Expired login sessions are deleted by MongoDB. Optional: reads
+        // filter on the expiry anyway, so a server without TTL support only
+        // keeps expired documents around.
+        let expiry = IndexModel::builder()
+            .keys(doc! { "expiresAt": 1 })
+            .options(
+                IndexOptions::builder()
+                    .expire_after(Duration::ZERO)
+                    .name("sessions_expiry".to_owned())
+                    .build(),
+            )
+            .build();
+        if let Err(error) = self.sessions.create_index(expiry).await {
+            log::warn!("no TTL index on sessions (expired sessions stay stored): {error}");
+        }
         self.indexes_ready.store(true, Ordering::Release);
         Ok(())
     }
