@@ -216,7 +216,13 @@ async fn silent_clients_are_dropped_after_the_heartbeat_timeout() {
 /// full, instead of the server buffering frames for it without end.
 #[actix_web::test]
 async fn a_client_that_stops_reading_is_closed_not_buffered() {
-    let app = TestApp::spawn_with(|s| s.websocket.outbound_queue = 8).await;
+    let app = TestApp::spawn_with(|s| {
+        s.websocket.outbound_queue = 8;
+        // Long enough that the socket is not dropped for stalling first
+        // (that bound has its own test in reliability.rs).
+        s.websocket.close_timeout_ms = 60_000;
+    })
+    .await;
     let created = app.create_product(&product("SLOW")).await;
     let path = format!("/api/products/{}", created["_id"].as_str().unwrap());
     let mut slow = app.ws("/ws/products").await;

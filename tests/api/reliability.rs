@@ -375,3 +375,22 @@ async fn a_body_that_never_finishes_is_cut_off() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(took < Duration::from_secs(3), "cut off after {took:?}");
 }
+
+#[actix_web::test]
+async fn a_body_announcing_more_than_its_limit_is_refused_before_it_is_read() {
+    let app = TestApp::spawn().await;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    tcp.write_all(
+        b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 268435456\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    // Not one byte of the 256 MiB is sent: the answer comes from the header.
+    let mut answer = vec![0u8; 512];
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut answer)).await;
+    let n = read.expect("answered without the body").unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+}
