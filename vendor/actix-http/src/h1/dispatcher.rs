@@ -1553,6 +1553,19 @@ where
                         }
                     }
 
+                    // an upgraded connection (a WebSocket) is idle most of its life: while its
+                    // buffers are empty, hold none (16 KiB per connection otherwise); reading and
+                    // writing allocate again on demand
+                    if inner_p.codec.upgrade() {
+                        if inner_p.read_buf.is_empty() && inner_p.read_buf.capacity() > 0 {
+                            *inner_p.read_buf = BytesMut::new();
+                        }
+                        if inner_p.write_buf.is_empty() && inner_p.write_buf.capacity() > 0 {
+                            *inner_p.write_buf = BytesMut::new();
+                            *inner_p.write_buf_needs_reset = false;
+                        }
+                    }
+
                     trace_timer_states(
                         "end",
                         inner_p.head_timer,
