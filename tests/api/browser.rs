@@ -547,11 +547,13 @@ async fn the_chat_page_comes_back_by_itself_after_a_server_restart() {
         .iter()
         .map(|m| m["message"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        texts.last(),
-        Some(&"typed while offline"),
-        "stored, after what it missed"
-    );
+    // Sent once the page was back: stored exactly once (where, among the 60,
+    // depends on how soon the page reconnected).
+    let kept = texts
+        .iter()
+        .filter(|text| **text == "typed while offline")
+        .count();
+    assert_eq!(kept, 1, "the kept message is stored once: {texts:?}");
     page.close().await.expect("close");
     let metrics = client
         .get(format!("{address}/metrics"))
