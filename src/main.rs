@@ -1,3 +1,6 @@
+//! The server binary: reads the settings, starts logging, raises the file
+//! limit, tunes the allocator, and runs the application until SIGTERM/SIGINT.
+
 use ecommerce::configuration::Settings;
 use ecommerce::startup::{raise_open_file_limit, tune_allocator, Application};
 
