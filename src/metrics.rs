@@ -5,23 +5,23 @@
 //! add each), never a label lookup per frame.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
     /// Open WebSocket sessions, by endpoint (`products`, `chat`).
-    pub ws_sessions: IntGaugeVec,
+    ws_sessions: IntGaugeVec,
     /// Frames written to WebSocket clients, by endpoint.
-    pub ws_frames_sent: IntCounterVec,
+    ws_frames_sent: IntCounterVec,
     /// WebSocket sessions ended, by reason (`client`, `timeout`,
     /// `slow_consumer`, `protocol_error`, `shutdown`).
-    pub ws_closed: IntCounterVec,
+    ws_closed: IntCounterVec,
     /// Events broadcast, by feed (`products`, `chat`, `presence`, `carts`).
-    pub broadcasts: IntCounterVec,
-    pub http_requests: IntCounterVec,
-    pub http_duration: HistogramVec,
+    broadcasts: IntCounterVec,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
     /// Store calls that failed for the store's sake (unreachable, internal),
     /// not for the request's (not found, conflict).
     pub store_errors: IntCounter,
@@ -159,9 +159,14 @@ impl Metrics {
         self.broadcasts.with_label_values(&[feed])
     }
 
-    /// The duration histogram of one route.
-    pub fn http_duration(&self, method: &str, route: &str) -> Histogram {
-        self.http_duration.with_label_values(&[method, route])
+    /// Counts one HTTP request to `route` (a pattern) and its duration.
+    pub fn record_request(&self, method: &str, route: &str, status: &str, seconds: f64) {
+        self.http_requests
+            .with_label_values(&[method, route, status])
+            .inc();
+        self.http_duration
+            .with_label_values(&[method, route])
+            .observe(seconds);
     }
 
     /// Every metric, as Prometheus text.

@@ -46,5 +46,5 @@ pub fn require_admin(accounts: &Accounts, user: &User) -> Result<(), AuthError> 
 }
 
 /// How to get an admin when there is none.
-pub const NO_ADMIN_HINT: &str =
+const NO_ADMIN_HINT: &str =
     "; no admin account exists yet: restart the server with ADMIN_EMAIL and ADMIN_PASSWORD set to create one";

@@ -38,15 +38,10 @@ pub async fn record_http(
         let method = request.method().as_str();
         let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
         let status = response.status();
+        let seconds = started.elapsed().as_secs_f64();
         state
             .metrics
-            .http_requests
-            .with_label_values(&[method, &route, status.as_str()])
-            .inc();
-        state
-            .metrics
-            .http_duration(method, &route)
-            .observe(started.elapsed().as_secs_f64());
+            .record_request(method, &route, status.as_str(), seconds);
     }
     Ok(response)
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::helpers::{free_port, product, ServerProcess, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{
+    free_port, message_texts, product, ServerProcess, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD,
+};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -416,6 +418,27 @@ async fn every_page_renders_in_the_browser() {
     )
     .await;
     screenshot(&browser, "profile").await;
+
+    // The old spelling reaches the page; an unknown page is the 404 page.
+    browser
+        .goto(&app.url("/realTimeProducts/"))
+        .await
+        .expect("old spelling");
+    wait_until(
+        &browser,
+        "the live list",
+        "document.querySelector('#connection').dataset.state === 'live'",
+    )
+    .await;
+    browser.goto(&app.url("/no/such/page")).await.expect("404");
+    assert!(visible(&browser, "nav.nav").await, "the 404 page has the nav");
+    assert!(text_of(&browser, "body")
+        .await
+        .contains("there is no page at /no/such/page"));
+    screenshot(&browser, "not-found").await;
+    browser.goto(&app.url("/logout")).await.expect("logout page");
+    assert!(visible(&browser, "#logout").await, "a button to log out");
+    screenshot(&browser, "logout").await;
     browser.close().await.expect("close");
     assert_no_csp_violations(&app).await;
 }
@@ -541,12 +564,7 @@ async fn the_chat_page_comes_back_by_itself_after_a_server_restart() {
         .json()
         .await
         .unwrap();
-    let texts: Vec<&str> = history["payload"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["message"].as_str().unwrap())
-        .collect();
+    let texts = message_texts(&history["payload"]);
     // Sent once the page was back: stored exactly once (where, among the 60,
     // depends on how soon the page reconnected).
     let kept = texts

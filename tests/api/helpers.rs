@@ -155,6 +155,15 @@ impl TestApp {
         .await
     }
 
+    /// GETs with another client (another browser, or a visitor).
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json_with(&self, client: &reqwest::Client, path: &str) -> (u16, Value) {
+        json_of(self.get_with(client, path).await).await
+    }
+
     /// POSTs JSON with another client (another browser, or a visitor).
     pub async fn post_json_with(&self, client: &reqwest::Client, path: &str, body: &Value) -> (u16, Value) {
         json_of(
@@ -259,6 +268,16 @@ pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     (status, body)
+}
+
+/// The `message` texts of a list of messages (a `payload`), in order.
+pub fn message_texts(messages: &Value) -> Vec<String> {
+    messages
+        .as_array()
+        .expect("a list of messages")
+        .iter()
+        .map(|m| m["message"].as_str().expect("message text").to_owned())
+        .collect()
 }
 
 /// A valid product body; `code` must be unique per product.

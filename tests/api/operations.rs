@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{json_of, product, Browser, ServerProcess, TestApp};
+use crate::helpers::{json_of, message_texts, product, Browser, ServerProcess, TestApp};
 
 /// The value of the first metric line starting with `prefix`.
 fn metric(text: &str, prefix: &str) -> Option<f64> {
@@ -107,12 +107,7 @@ async fn metrics_show_sessions_broadcasts_requests_and_closes() {
 #[actix_web::test]
 async fn unknown_pages_get_the_404_page_and_the_api_json() {
     let app = TestApp::spawn().await;
-    let response = Browser::new()
-        .client
-        .get(app.url("/no/such/page"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with(&Browser::new().client, "/no/such/page").await;
     assert_eq!(response.status(), 404);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -141,7 +136,7 @@ async fn old_spellings_and_trailing_slashes_reach_their_pages() {
         "/chat/",
         "/login/",
     ] {
-        let response = visitor.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get_with(&visitor.client, path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert!(
             response.text().await.unwrap().contains("<h1>"),
@@ -175,12 +170,7 @@ async fn pages_can_catch_up_on_public_and_own_direct_messages() {
         .get_json(&format!("/api/messages?after={}", first["_id"].as_str().unwrap()))
         .await;
     assert_eq!(status, 200);
-    let texts: Vec<&str> = after["payload"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["message"].as_str().unwrap())
-        .collect();
+    let texts = message_texts(&after["payload"]);
     assert_eq!(texts, ["two", "three"], "public only, oldest first");
     assert_eq!(app.get_json("/api/messages?after=x").await.0, 400);
     let both = format!(
@@ -190,42 +180,16 @@ async fn pages_can_catch_up_on_public_and_own_direct_messages() {
     assert_eq!(app.get_json(&both).await.0, 400);
 
     for (who, browser) in [("ana", &ana), ("bob", &bob)] {
-        let (status, direct) = json_of(
-            browser
-                .client
-                .get(app.url("/api/messages/direct"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, direct) = app.get_json_with(&browser.client, "/api/messages/direct").await;
         assert_eq!(status, 200);
-        let texts: Vec<&str> = direct["payload"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["message"].as_str().unwrap())
-            .collect();
+        let texts = message_texts(&direct["payload"]);
         assert_eq!(texts, ["for bob"], "{who} sees the DM they sent or received");
     }
     let carol = app.user_browser("carol@shop.test").await;
-    let (_, direct) = json_of(
-        carol
-            .client
-            .get(app.url("/api/messages/direct"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, direct) = app.get_json_with(&carol.client, "/api/messages/direct").await;
     assert_eq!(direct["payload"], json!([]), "nobody else's");
     let visitor = Browser::new();
-    let anonymous = visitor
-        .client
-        .get(app.url("/api/messages/direct"))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = app.get_with(&visitor.client, "/api/messages/direct").await;
     assert_eq!(anonymous.status(), 401);
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{json_of, product, Browser, TestApp, WsClient, ADMIN_EMAIL};
+use crate::helpers::{json_of, message_texts, product, Browser, TestApp, WsClient, ADMIN_EMAIL};
 
 const EVIL: &str = "http://evil.example";
 
@@ -171,12 +171,7 @@ async fn the_messages_api_posts_only_as_the_logged_in_user() {
         .await;
     assert_eq!(status, 201);
     let (_, stored) = app.get_json("/api/messages").await;
-    let texts: Vec<&str> = stored["payload"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["message"].as_str().unwrap())
-        .collect();
+    let texts = message_texts(&stored["payload"]);
     assert_eq!(texts, ["from Ana", "me", "x"]);
 }
 
@@ -212,15 +207,7 @@ async fn with_anonymous_chat_off_visitors_only_read() {
 }
 
 async fn cart_of(app: &TestApp, browser: &Browser) -> String {
-    let (_, me) = json_of(
-        browser
-            .client
-            .get(app.url("/api/sessions/current"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, me) = app.get_json_with(&browser.client, "/api/sessions/current").await;
     me["payload"]["cart"].as_str().unwrap().to_owned()
 }
 
@@ -235,11 +222,7 @@ async fn a_cart_is_readable_and_writable_only_by_its_owner_or_an_admin() {
     let line = format!("/api/carts/{cart}/product/{}", mug["_id"].as_str().unwrap());
 
     for (who, client, expected) in [("a visitor", &visitor.client, 401), ("Bob", &bob.client, 403)] {
-        let read = client
-            .get(app.url(&format!("/api/carts/{cart}")))
-            .send()
-            .await
-            .unwrap();
+        let read = app.get_with(client, &format!("/api/carts/{cart}")).await;
         assert_eq!(read.status(), expected, "{who} reads Ana's cart");
         let (status, _) = app.post_json_with(client, &line, &json!({})).await;
         assert_eq!(status, expected, "{who} adds to Ana's cart");
@@ -269,16 +252,11 @@ async fn a_cart_is_readable_and_writable_only_by_its_owner_or_an_admin() {
     let (status, created) = app.post_json_with(&bob.client, "/api/carts", &json!({})).await;
     assert_eq!(status, 201);
     let bobs = created["payload"]["_id"].as_str().unwrap();
-    let read = |client: &reqwest::Client| client.get(app.url(&format!("/api/carts/{bobs}"))).send();
-    assert_eq!(read(&bob.client).await.unwrap().status(), 200);
-    assert_eq!(read(&ana.client).await.unwrap().status(), 403);
+    let bobs = format!("/api/carts/{bobs}");
+    assert_eq!(app.get_with(&bob.client, &bobs).await.status(), 200);
+    assert_eq!(app.get_with(&ana.client, &bobs).await.status(), 403);
     // The cart page follows the same rule.
-    let page = bob
-        .client
-        .get(app.url(&format!("/carts/{cart}")))
-        .send()
-        .await
-        .unwrap();
+    let page = app.get_with(&bob.client, &format!("/carts/{cart}")).await;
     assert_eq!(page.status(), 403);
 }
 
@@ -324,12 +302,7 @@ async fn with_no_account_at_all_carts_stay_open() {
     assert_eq!(status, 201);
     let id = cart["payload"]["_id"].as_str().unwrap();
     let other = Browser::new();
-    let read = other
-        .client
-        .get(app.url(&format!("/api/carts/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let read = app.get_with(&other.client, &format!("/api/carts/{id}")).await;
     assert_eq!(read.status(), 200);
 }
 
@@ -408,12 +381,7 @@ async fn pages_of_other_origins_cannot_use_the_sockets_or_the_cookie() {
         .await
         .unwrap();
     assert_eq!(register.status(), 403);
-    let me = victim
-        .client
-        .get(app.url("/api/sessions/current"))
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_with(&victim.client, "/api/sessions/current").await;
     assert_eq!(me.status(), 401, "the victim's browser is not logged in");
 }
 
@@ -448,28 +416,18 @@ async fn the_login_limit_counts_the_e_mail_as_login_reads_it() {
 async fn a_link_cannot_log_anyone_out() {
     let app = TestApp::spawn().await;
     let ana = app.user_browser("ana@shop.test").await;
-    let page = ana.client.get(app.url("/logout")).send().await.unwrap();
+    let page = app.get_with(&ana.client, "/logout").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(
         html.contains(r#"method="post" action="/logout""#),
         "a button to confirm"
     );
-    let me = ana
-        .client
-        .get(app.url("/api/sessions/current"))
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_with(&ana.client, "/api/sessions/current").await;
     assert_eq!(me.status(), 200, "still logged in after GET /logout");
     let out = ana.client.post(app.url("/logout")).send().await.unwrap();
     assert_eq!(out.status(), 303);
-    let me = ana
-        .client
-        .get(app.url("/api/sessions/current"))
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_with(&ana.client, "/api/sessions/current").await;
     assert_eq!(me.status(), 401);
 }
 
@@ -485,7 +443,7 @@ async fn pages_carry_the_security_headers() {
         "/realtimeproducts",
         "/api/docs/",
     ] {
-        let response = visitor.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get_with(&visitor.client, path).await;
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
         for directive in [
