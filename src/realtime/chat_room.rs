@@ -239,7 +239,6 @@ impl ChatRoom {
         }
     }
 
-    /// Adds a session, then sends it `history` and `presence`.
     /// Adds a session, then sends it `history` (or, while the store cannot
     /// give it, an `error` saying so; the history follows when it can) and
     /// `presence`.

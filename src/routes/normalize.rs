@@ -48,20 +48,23 @@ pub async fn normalize_path(
 
 /// The path to route by, when it differs from `path`.
 fn normalized(path: &str) -> Option<String> {
-    let mut result = path.to_owned();
-    if result.len() > 1 && result.ends_with('/') && !KEEP_SLASH.contains(&result.as_str()) {
-        result.truncate(result.trim_end_matches('/').len().max(1));
-    }
-    let first = result
+    let trimmed = if path.len() > 1 && path.ends_with('/') && !KEEP_SLASH.contains(&path) {
+        &path[..path.trim_end_matches('/').len().max(1)]
+    } else {
+        path
+    };
+    let first = trimmed
         .trim_start_matches('/')
         .split('/')
         .next()
         .unwrap_or_default();
-    if first.chars().any(|c| c.is_ascii_uppercase()) && PAGES.contains(&first.to_ascii_lowercase().as_str()) {
-        let lowered = first.to_ascii_lowercase();
-        result = result.replacen(first, &lowered, 1);
+    let miscased_page = first.bytes().any(|b| b.is_ascii_uppercase())
+        && PAGES.iter().any(|page| page.eq_ignore_ascii_case(first));
+    match (miscased_page, trimmed.len() != path.len()) {
+        (false, false) => None, // the usual case: nothing rewritten, nothing allocated
+        (false, true) => Some(trimmed.to_owned()),
+        (true, _) => Some(trimmed.replacen(first, &first.to_ascii_lowercase(), 1)),
     }
-    (result != path).then_some(result)
 }
 
 #[cfg(test)]
