@@ -56,12 +56,11 @@ window.LiveSocket = (path, { onOpen, onEvent, statusElement }) => {
 
   connect();
   return {
-    /// Sends an event if connected; false otherwise (the caller keeps it).
+    // Sends an event if connected; false otherwise (the caller keeps it).
     send(event, data) {
       if (!socket || socket.readyState !== WebSocket.OPEN) return false;
       socket.send(JSON.stringify({ event, data }));
       return true;
     },
-    get open() { return Boolean(socket && socket.readyState === WebSocket.OPEN); },
   };
 };
