@@ -23,6 +23,7 @@ const SHORT_ENV_NAMES: &[(&str, &str)] = &[
     ("SESSION_KEY", "session.key"),
     ("ADMIN_EMAIL", "users.admin_email"),
     ("ADMIN_PASSWORD", "users.admin_password"),
+    ("REDIS_URL", "redis.url"),
 ];
 
 /// The defaults, compiled in so the binary runs from any directory; the
@@ -40,6 +41,21 @@ pub struct Settings {
     pub chat: ChatSettings,
     pub session: SessionSettings,
     pub users: UserSettings,
+    pub redis: RedisSettings,
+}
+
+/// Scale-out: with a Redis URL, instances share broadcasts, presence,
+/// login sessions and login limits through it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    /// `REDIS_URL`; empty: one process on its own. A secret, since URLs may
+    /// carry a password.
+    pub url: SecretString,
+    /// Prefix of every key and channel, so clusters can share one Redis.
+    pub prefix: String,
+    /// How long an instance's online users outlive its last refresh: when an
+    /// instance dies, the others announce its users as left within this.
+    pub presence_ttl_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,9 +2,11 @@
 //! product page and chat over WebSocket, MongoDB or an embedded store.
 //!
 //! Layers point one way: `routes` (HTTP) -> `auth`, `realtime` -> `store`
-//! -> `domain`. `startup` wires them together around `state::AppState`.
+//! -> `domain`. `startup` wires them together around `state::AppState`;
+//! `cluster` is the Redis link that several instances share.
 
 pub mod auth;
+pub mod cluster;
 pub mod configuration;
 pub mod domain;
 pub mod metrics;

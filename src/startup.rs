@@ -17,9 +17,11 @@ use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use secrecy::ExposeSecret;
 
-use crate::auth::{self, Accounts, LoginLimiter, StoreSessionStore};
+use crate::auth::{self, Accounts, LoginLimiter, LoginSessions, RedisSessions, StoreSessionStore};
+use crate::cluster::ClusterLink;
 use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
+use crate::realtime::bus::Bus;
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
 use crate::realtime::{ChatRoom, ProductFeed};
@@ -32,8 +34,15 @@ use crate::templates::Templates;
 
 /// The key that signs and encrypts session cookies: `SESSION_KEY`, or a
 /// random one (with a warning) when unset.
-fn session_key(settings: &SessionSettings) -> Result<Key, StartupError> {
+fn session_key(settings: &SessionSettings, clustered: bool) -> Result<Key, StartupError> {
     let key = settings.key.expose_secret();
+    if key.is_empty() && clustered {
+        return Err(StartupError::SessionKey(
+            "REDIS_URL is set but SESSION_KEY is not: every instance needs the same SESSION_KEY \
+             to read the others' session cookies"
+                .to_owned(),
+        ));
+    }
     if key.is_empty() {
         log::warn!("SESSION_KEY is not set: using a random key, so sessions end when the server stops");
         return Ok(Key::generate());
@@ -114,6 +123,8 @@ pub enum StartupError {
     SessionKey(String),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("REDIS_URL: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 impl Application {
@@ -125,11 +136,21 @@ impl Application {
         let store_name = backend.name();
         let store_failures = metrics.store_errors.clone();
 
-        // The store publishes to the feed and the feed reads its snapshot
-        // from the store: create the feed's context first to get its
-        // address, then start both.
+        // The store publishes to the feed (through the bus, when instances
+        // share one world), the feed reads its snapshot from the store, and
+        // the bus and the room talk both ways: create the contexts first to
+        // get the addresses, then start the actors.
+        let redis_url = settings.redis.url.expose_secret().trim().to_owned();
+        let bus_context = match redis_url.as_str() {
+            "" => None,
+            url => Some((Context::<Bus>::new(), redis::Client::open(url)?)),
+        };
+        let bus = bus_context.as_ref().map(|(context, _)| context.address());
         let feed_context = Context::<ProductFeed>::new();
-        let store_events = feed_context.address().recipient();
+        let store_events = match &bus {
+            Some(bus) => bus.clone().recipient(),
+            None => feed_context.address().recipient(),
+        };
         let store = MongoStore::new(backend.clone(), store_events.clone(), store_failures.clone()).start();
         let product_feed = feed_context.run(ProductFeed::new(
             store.clone(),
@@ -139,11 +160,24 @@ impl Application {
         ));
         let chat_room = ChatRoom::new(
             store.clone(),
+            bus.clone(),
             settings.chat.clone(),
             metrics.broadcasts("chat"),
             metrics.broadcasts("presence"),
         )
         .start();
+        let cluster = bus_context.map(|(context, client)| {
+            let link = Arc::new(ClusterLink::new(settings.redis.prefix.clone()));
+            context.run(Bus::new(
+                &settings.redis,
+                client,
+                store.clone(),
+                product_feed.clone(),
+                chat_room.clone(),
+                link.clone(),
+            ));
+            link
+        });
         // Every WebSocket session watches this; true closes them all (1001).
         let (shutdown, going_away) = watch::channel(false);
         let sessions = Arc::new(EndpointSessions {
@@ -158,8 +192,13 @@ impl Application {
         });
         let accounts = Arc::new(Accounts::default());
         auth::prepare_accounts(store.clone(), accounts.clone(), settings.users.clone()).await;
-        let key = session_key(&settings.session)?;
-        let login_sessions = StoreSessionStore::new(store.clone());
+        let key = session_key(&settings.session, !redis_url.is_empty())?;
+        let login_sessions = match redis_url.as_str() {
+            "" => LoginSessions::Store(StoreSessionStore::new(store.clone())),
+            url => LoginSessions::Redis(
+                RedisSessions::connect(url.to_owned(), settings.redis.prefix.clone()).await,
+            ),
+        };
 
         let views = Templates::load(&settings.views.templates_dir).map_err(Box::new)?;
         std::fs::create_dir_all(&settings.uploads.dir)?;
@@ -183,7 +222,7 @@ impl Application {
         let shutdown_timeout = settings.server.shutdown_timeout_s;
         let close_timeout = Duration::from_millis(settings.websocket.close_timeout_ms);
         let session_settings = settings.session.clone();
-        let login_limiter = LoginLimiter::new(&settings.users);
+        let login_limiter = LoginLimiter::new(&settings.users, cluster.clone());
         let session_limits = Arc::new(SessionLimits::new(
             settings.websocket.max_sessions,
             settings.websocket.max_sessions_per_address,
@@ -202,6 +241,7 @@ impl Application {
             metrics,
             sessions,
             session_limits,
+            cluster,
         };
         let mut server = HttpServer::new(move || {
             // Runs once per worker thread: this worker's store actor.

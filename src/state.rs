@@ -7,6 +7,7 @@ use std::sync::Arc;
 use actix::Addr;
 
 use crate::auth::{Accounts, LoginLimiter};
+use crate::cluster::ClusterLink;
 use crate::configuration::Settings;
 use crate::metrics::Metrics;
 use crate::realtime::limits::SessionLimits;
@@ -32,6 +33,8 @@ pub struct AppState {
     /// What each endpoint's WebSocket sessions are given.
     pub sessions: Arc<EndpointSessions>,
     pub session_limits: Arc<SessionLimits>,
+    /// The Redis link, when instances share one world.
+    pub cluster: Option<Arc<ClusterLink>>,
 }
 
 /// The session context of each WebSocket endpoint.

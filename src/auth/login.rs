@@ -46,7 +46,7 @@ pub async fn authenticate(
     password: &str,
     address: Option<IpAddr>,
 ) -> Result<User, AuthError> {
-    limiter.check(email, address)?;
+    limiter.check(email, address).await?;
     let stored = match Email::parse("email", email) {
         Ok(email) => ask_store(store, FindUserByEmail { email }).await?,
         Err(_) => None,

@@ -14,7 +14,7 @@ pub use carts::authorize_cart;
 pub use error::AuthError;
 pub use limiter::LoginLimiter;
 pub use login::{authenticate, chat_identity, current_user, log_in, log_out};
-pub use session_store::StoreSessionStore;
+pub use session_store::{LoginSessions, RedisSessions, StoreSessionStore};
 
 use crate::domain::User;
 

@@ -1,22 +1,29 @@
-//! Server-side login sessions for actix-session, kept in the store
-//! (embedded or MongoDB) with their expiry, so a restart with the same
-//! `SESSION_KEY` logs nobody out.
+//! Server-side login sessions for actix-session: kept in the store
+//! (embedded or MongoDB) with their expiry, or, when instances share one
+//! world, in Redis (actix-session's own Redis store). Either way a restart
+//! with the same `SESSION_KEY` logs nobody out, and with Redis a cookie made
+//! on one instance works on all.
 //!
 //! The cookie carries only a random key (signed and encrypted by the
-//! middleware); the state lives in the store, so logging out deletes it and
+//! middleware); the state lives server-side, so logging out deletes it and
 //! a copied cookie stops working.
 //!
 //! The sessions this process has read or written recently are also kept in
-//! memory (bounded), and used only when the store cannot be reached: during
-//! an outage the people already logged in stay logged in (their chat keeps
-//! working) instead of every request with a cookie failing.
+//! memory (bounded), and used only when the store or Redis cannot be
+//! reached: during an outage the people already logged in stay logged in
+//! (their chat keeps working) instead of every request with a cookie
+//! failing. A login made during a Redis outage works on the instance that
+//! made it (until it expires); the others learn of logins once Redis is back.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use actix::Addr;
-use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_session::storage::{
+    LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError,
+};
 use actix_web::cookie::time::Duration;
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -29,49 +36,79 @@ type State = HashMap<String, String>;
 /// Sessions remembered for outages; past this the oldest are forgotten.
 const REMEMBERED: usize = 10_000;
 
+/// A remembered session: its state, until when, and whether it was written
+/// while the shared store was unreachable (and still has to be).
+struct Remembered {
+    state: State,
+    expires: Instant,
+    unsaved: bool,
+}
+
+/// Recently used sessions, for when the real store cannot be reached.
+#[derive(Clone, Default)]
+struct Memory(Arc<Mutex<HashMap<String, Remembered>>>);
+
+impl Memory {
+    fn with<T>(&self, work: impl FnOnce(&mut HashMap<String, Remembered>) -> T) -> T {
+        work(&mut self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn remember(&self, key: &str, state: &State, ttl: &Duration, unsaved: bool) {
+        let ttl = std::time::Duration::try_from(*ttl).unwrap_or_default();
+        self.with(|sessions| {
+            if sessions.len() >= REMEMBERED {
+                let now = Instant::now();
+                sessions.retain(|_, session| session.expires > now);
+                if sessions.len() >= REMEMBERED {
+                    sessions.clear();
+                }
+            }
+            let session = Remembered {
+                state: state.clone(),
+                expires: Instant::now() + ttl,
+                unsaved,
+            };
+            sessions.insert(key.to_owned(), session);
+        });
+    }
+
+    /// The remembered state of an unexpired session.
+    fn recall(&self, key: &str) -> Option<State> {
+        self.with(|sessions| match sessions.get(key) {
+            Some(session) if session.expires > Instant::now() => Some(session.state.clone()),
+            _ => None,
+        })
+    }
+
+    /// An unexpired session made while the shared store was unreachable.
+    fn recall_unsaved(&self, key: &str) -> Option<State> {
+        self.with(|sessions| match sessions.get(key) {
+            Some(session) if session.unsaved && session.expires > Instant::now() => {
+                Some(session.state.clone())
+            }
+            _ => None,
+        })
+    }
+
+    fn forget(&self, key: &str) {
+        self.with(|sessions| sessions.remove(key));
+    }
+}
+
+/// Login sessions kept in the store (one instance, or instances without
+/// Redis).
 #[derive(Clone)]
 pub struct StoreSessionStore {
     store: Addr<MongoStore>,
-    remembered: Arc<Mutex<HashMap<String, (State, Instant)>>>,
+    memory: Memory,
 }
 
 impl StoreSessionStore {
     pub fn new(store: Addr<MongoStore>) -> Self {
         StoreSessionStore {
             store,
-            remembered: Arc::default(),
+            memory: Memory::default(),
         }
-    }
-
-    fn with_remembered<T>(&self, work: impl FnOnce(&mut HashMap<String, (State, Instant)>) -> T) -> T {
-        work(
-            &mut self
-                .remembered
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
-    }
-
-    fn remember(&self, key: &str, state: &State, ttl: &Duration) {
-        let ttl = std::time::Duration::try_from(*ttl).unwrap_or_default();
-        self.with_remembered(|sessions| {
-            if sessions.len() >= REMEMBERED {
-                let now = Instant::now();
-                sessions.retain(|_, (_, expires)| *expires > now);
-                if sessions.len() >= REMEMBERED {
-                    sessions.clear();
-                }
-            }
-            sessions.insert(key.to_owned(), (state.clone(), Instant::now() + ttl));
-        });
-    }
-
-    /// The remembered state of an unexpired session.
-    fn recall(&self, key: &str) -> Option<State> {
-        self.with_remembered(|sessions| match sessions.get(key) {
-            Some((state, expires)) if *expires > Instant::now() => Some(state.clone()),
-            _ => None,
-        })
     }
 
     fn expiry(ttl: &Duration) -> chrono::DateTime<chrono::Utc> {
@@ -82,7 +119,7 @@ impl StoreSessionStore {
     }
 
     async fn write(&self, key: &str, state: &State, ttl: &Duration) -> Result<(), anyhow::Error> {
-        self.remember(key, state, ttl);
+        self.memory.remember(key, state, ttl, false);
         let state = serde_json::to_string(state)?;
         let message = SaveSession {
             key: key.to_owned(),
@@ -104,16 +141,17 @@ impl SessionStore for StoreSessionStore {
                 let state: State =
                     serde_json::from_str(&text).map_err(|e| LoadError::Deserialization(e.into()))?;
                 // Remembered for an outage, for as long as the cookie lives.
-                self.remember(key.as_ref(), &state, &Duration::days(1));
+                self.memory
+                    .remember(key.as_ref(), &state, &Duration::days(1), false);
                 Ok(Some(state))
             }
             Ok(None) => {
-                self.with_remembered(|sessions| sessions.remove(key.as_ref()));
+                self.memory.forget(key.as_ref());
                 Ok(None)
             }
             Err(StoreError::Unavailable(detail)) => {
                 log::warn!("session store unreachable, using the remembered session if any: {detail}");
-                Ok(self.recall(key.as_ref()))
+                Ok(self.memory.recall(key.as_ref()))
             }
             Err(error) => Err(LoadError::Other(error.into())),
         }
@@ -141,10 +179,197 @@ impl SessionStore for StoreSessionStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        self.with_remembered(|sessions| sessions.remove(key.as_ref()));
+        self.memory.forget(key.as_ref());
         let message = DeleteSession {
             key: key.as_ref().to_owned(),
         };
         Ok(ask_store(&self.store, message).await?)
+    }
+}
+
+/// How long a Redis call may take before the remembered session is used.
+const REDIS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Login sessions in Redis (actix-session's `RedisSessionStore`), shared by
+/// every instance. The connection is made in the background and retried, so
+/// an instance starts (and serves remembered sessions) while Redis is away.
+#[derive(Clone)]
+pub struct RedisSessions {
+    redis: Arc<OnceLock<RedisSessionStore>>,
+    memory: Memory,
+}
+
+impl RedisSessions {
+    /// Connects to `url` (keys are `<prefix>:session:<key>`), waiting a
+    /// little; if Redis is not there yet, goes on connecting in the
+    /// background.
+    pub async fn connect(url: String, prefix: String) -> Self {
+        let redis = Arc::new(OnceLock::new());
+        let cell = redis.clone();
+        let (ready, first_attempt) = tokio::sync::oneshot::channel();
+        actix_web::rt::spawn(async move {
+            let mut ready = Some(ready);
+            loop {
+                let prefix = prefix.clone();
+                let store = RedisSessionStore::builder(url.clone())
+                    .cache_keygen(move |key| format!("{prefix}:session:{key}"))
+                    .build();
+                match tokio::time::timeout(std::time::Duration::from_secs(5), store).await {
+                    Ok(Ok(store)) => {
+                        let _ = cell.set(store);
+                        if let Some(ready) = ready.take() {
+                            let _ = ready.send(());
+                        }
+                        return;
+                    }
+                    Ok(Err(error)) if ready.is_some() => {
+                        log::warn!("login sessions: cannot reach Redis yet ({error}); retrying")
+                    }
+                    _ => {}
+                }
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        let _ = first_attempt.await;
+        RedisSessions {
+            redis,
+            memory: Memory::default(),
+        }
+    }
+
+    /// Runs a call on Redis, giving up after `REDIS_WAIT`; `None` when
+    /// Redis is unreachable.
+    async fn call<T, E: std::fmt::Display>(
+        &self,
+        work: impl FnOnce(RedisSessionStore) -> std::pin::Pin<Box<dyn Future<Output = Result<T, E>>>>,
+    ) -> Option<T> {
+        let store = self.redis.get()?.clone();
+        match tokio::time::timeout(REDIS_WAIT, work(store)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                log::warn!("login sessions: Redis failed ({error}); using remembered sessions");
+                None
+            }
+            Err(_) => {
+                log::warn!("login sessions: Redis did not answer in time; using remembered sessions");
+                None
+            }
+        }
+    }
+}
+
+impl SessionStore for RedisSessions {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let owned = copy_key(key).map_err(LoadError::Other)?;
+        match self
+            .call(move |store| Box::pin(async move { store.load(&owned).await }))
+            .await
+        {
+            Some(Some(state)) => {
+                self.memory
+                    .remember(key.as_ref(), &state, &Duration::days(1), false);
+                Ok(Some(state))
+            }
+            // Made while Redis was away: it lives on this instance only.
+            Some(None) => Ok(self.memory.recall_unsaved(key.as_ref())),
+            None => Ok(self.memory.recall(key.as_ref())),
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let (saved, ttl_owned) = (state.clone(), *ttl);
+        let written = self
+            .call(move |store| Box::pin(async move { store.save(saved, &ttl_owned).await }))
+            .await;
+        let unsaved = written.is_none();
+        let key = match written {
+            Some(key) => key,
+            None => SessionKey::try_from(Alphanumeric.sample_string(&mut rand::thread_rng(), 64))
+                .map_err(|e| SaveError::Other(e.into()))?,
+        };
+        self.memory.remember(key.as_ref(), &state, ttl, unsaved);
+        Ok(key)
+    }
+
+    async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        let kept = copy_key(&key).map_err(UpdateError::Other)?;
+        let (saved, ttl_owned) = (state.clone(), *ttl);
+        let written = self
+            .call(move |store| Box::pin(async move { store.update(key, saved, &ttl_owned).await }))
+            .await;
+        let unsaved = written.is_none();
+        // Redis gives a new key if the old one expired meanwhile.
+        let key = written.unwrap_or(kept);
+        self.memory.remember(key.as_ref(), &state, ttl, unsaved);
+        Ok(key)
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let (owned, ttl) = (copy_key(key)?, *ttl);
+        let _ = self
+            .call(move |store| Box::pin(async move { store.update_ttl(&owned, &ttl).await }))
+            .await;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        self.memory.forget(key.as_ref());
+        let owned = copy_key(key)?;
+        self.call(move |store| Box::pin(async move { store.delete(&owned).await }))
+            .await
+            .ok_or_else(|| anyhow::anyhow!("Redis is unreachable: the session could not be deleted"))
+    }
+}
+
+/// `SessionKey` is not `Clone`; a copy is parsed from its text.
+fn copy_key(key: &SessionKey) -> Result<SessionKey, anyhow::Error> {
+    SessionKey::try_from(key.as_ref().to_owned()).map_err(anyhow::Error::from)
+}
+
+/// Where login sessions are kept: the store, or Redis when instances share
+/// one world.
+#[derive(Clone)]
+pub enum LoginSessions {
+    Store(StoreSessionStore),
+    Redis(RedisSessions),
+}
+
+impl SessionStore for LoginSessions {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        match self {
+            LoginSessions::Store(store) => store.load(key).await,
+            LoginSessions::Redis(redis) => redis.load(key).await,
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        match self {
+            LoginSessions::Store(store) => store.save(state, ttl).await,
+            LoginSessions::Redis(redis) => redis.save(state, ttl).await,
+        }
+    }
+
+    async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        match self {
+            LoginSessions::Store(store) => store.update(key, state, ttl).await,
+            LoginSessions::Redis(redis) => redis.update(key, state, ttl).await,
+        }
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        match self {
+            LoginSessions::Store(store) => store.update_ttl(key, ttl).await,
+            LoginSessions::Redis(redis) => redis.update_ttl(key, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        match self {
+            LoginSessions::Store(store) => store.delete(key).await,
+            LoginSessions::Redis(redis) => redis.delete(key).await,
+        }
     }
 }

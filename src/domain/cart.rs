@@ -1,16 +1,34 @@
 //! Carts: lines of (product, quantity). Stored with product ids; read with
 //! each product populated, as Mongoose's `populate` does.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{parse_id, Id, Product, ValidationError};
 
 /// How many of one product a line holds: an integer >= 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
 pub struct Quantity(u32);
+
+impl TryFrom<u32> for Quantity {
+    type Error = &'static str;
+
+    fn try_from(n: u32) -> Result<Quantity, Self::Error> {
+        if n >= 1 {
+            Ok(Quantity(n))
+        } else {
+            Err("a quantity is at least 1")
+        }
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(quantity: Quantity) -> u32 {
+        quantity.0
+    }
+}
 
 impl Quantity {
     pub const ONE: Quantity = Quantity(1);
@@ -111,7 +129,7 @@ impl CartItems {
 
 /// A cart as clients read it: lines with their products populated. Lines
 /// whose product was deleted are left out.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Cart {
     #[serde(rename = "_id", with = "super::id::hex")]
     #[schema(value_type = String, example = "65f0a0a0a0a0a0a0a0a0a0a0")]
@@ -119,7 +137,7 @@ pub struct Cart {
     pub products: Vec<CartLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CartLine {
     pub product: Product,
     #[schema(value_type = u32, minimum = 1)]

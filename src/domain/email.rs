@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ValidationError;
 
@@ -11,9 +11,17 @@ const MAX_LEN: usize = 254;
 
 /// A syntactically valid address, lower-cased so that `Ana@X.com` and
 /// `ana@x.com` are one person.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Email(String);
+pub struct Email(#[serde(deserialize_with = "parse_email")] String);
+
+/// Deserializing parses too, so no invalid address gets in that way.
+fn parse_email<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    Email::parse("email", &raw)
+        .map(|email| email.0)
+        .map_err(serde::de::Error::custom)
+}
 
 impl Email {
     pub fn parse(field: &str, raw: &str) -> Result<Email, ValidationError> {

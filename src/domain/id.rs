@@ -18,12 +18,18 @@ pub fn parse_id(field: &str, raw: &str) -> Result<Id, ValidationError> {
     })
 }
 
-/// Serializes an id as its hex string (`"_id": "65f..."`), as Mongoose does.
+/// Serializes an id as its hex string (`"_id": "65f..."`), as Mongoose does,
+/// and reads it back (events between instances carry documents this way).
 pub mod hex {
     use super::Id;
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(id: &Id, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&id.to_hex())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Id, D::Error> {
+        let text = <&str>::deserialize(deserializer)?;
+        Id::parse_str(text).map_err(serde::de::Error::custom)
     }
 }

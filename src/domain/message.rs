@@ -1,13 +1,13 @@
 //! Chat messages: `{user, message, to}` plus a timestamp, every one stored.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Email, Id, ValidationError};
 
 /// A stored chat message. `to` is set for a direct message.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Message)]
 pub struct ChatMessage {

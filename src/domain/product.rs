@@ -1,7 +1,7 @@
 //! Products: the catalog's one document type, and the input that makes one.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -28,7 +28,7 @@ const FIELDS: &[&str] = &[
 ];
 
 /// A stored product, as every API and WebSocket event shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     /// 24-hex ObjectId.

@@ -20,14 +20,19 @@
 //! - The room never waits on the store: the history loads in the background
 //!   (one load at a time); while the store is down joiners are admitted with
 //!   an `error` saying history is unavailable, and get it once it loads.
+//! - With several instances (a `Bus`), a stored message is published to the
+//!   bus and delivered here when it comes back (`ChatDelivery`), so every
+//!   instance broadcasts messages in one order; presence counts the users
+//!   online on other instances too (`RemotePresence`).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use prometheus::IntCounter;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::bus::{Bus, LocalPresence, PublishChat};
 use super::outbound::{offer, Outbound};
 use super::protocol::Frame;
 use super::session::SessionId;
@@ -37,19 +42,26 @@ use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveM
 
 pub struct ChatRoom {
     store: Addr<MongoStore>,
+    /// Set when instances share one world through Redis.
+    bus: Option<Addr<Bus>>,
     settings: ChatSettings,
     /// Counts message and presence broadcasts.
     messages_sent: IntCounter,
     presence_sent: IntCounter,
     members: HashMap<SessionId, Member>,
-    /// Each online user's sessions (tabs).
+    /// Each online user's sessions (tabs) on this instance.
     tabs: HashMap<Email, Vec<SessionId>>,
+    /// Users online on other instances: how many instances list each.
+    remote: HashMap<Email, u32>,
+    /// How many of those are not online here (so the count of everyone
+    /// online costs nothing to read).
+    remote_only: usize,
     presence: Presence,
     history: History,
     /// Posted messages waiting for their save, to be released in order.
     next_sequence: u64,
     next_to_release: u64,
-    saved: BTreeMap<u64, Option<Saved>>,
+    saved: BTreeMap<u64, Option<ChatDelivery>>,
 }
 
 struct Member {
@@ -60,8 +72,11 @@ struct Member {
     session: Recipient<Outbound>,
 }
 
-/// A stored message and who may receive it.
-struct Saved {
+/// A stored message and who may receive it: broadcast by the room (sent by
+/// the bus when instances share one world).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct ChatDelivery {
     message: ChatMessage,
     /// Whether the sender was logged in (their copy goes to their
     /// logged-in sessions only).
@@ -71,11 +86,29 @@ struct Saved {
     recipient_is_account: bool,
 }
 
+/// Users came online or went offline on another instance (each entry: one
+/// instance more or fewer lists the user).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemotePresence {
+    pub joined: Vec<Email>,
+    pub left: Vec<Email>,
+}
+
+/// Reads the history again (another instance's messages may have been
+/// missed while Redis was away).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReloadHistory;
+
 /// What the room last announced, and who changed since.
 #[derive(Default)]
 struct Presence {
     announced: HashSet<Email>,
     changed: HashSet<Email>,
+    /// Users whose sessions on this instance came or went since the last
+    /// flush (for the bus).
+    changed_here: HashSet<Email>,
     flush_scheduled: bool,
     /// The `presence` frame for joiners, valid until membership changes.
     snapshot: Option<Frame>,
@@ -97,6 +130,13 @@ struct History {
     /// Members admitted without history, to be sent it once loaded.
     missing: HashSet<SessionId>,
 }
+
+/// The room's mailbox is not capped. Sessions post with `send`, and once a
+/// capped mailbox is full actix parks the sender and retries its later
+/// sends in whatever order their futures are polled, which reorders one
+/// session's messages. What flows in is bounded by the sessions' own rate
+/// limits and queues instead.
+const MAILBOX: usize = 1 << 40;
 
 /// How often a failed history load is retried (on joins).
 const HISTORY_RETRY: Duration = Duration::from_secs(1);
@@ -164,17 +204,21 @@ struct PresenceDiff<'a> {
 impl ChatRoom {
     pub fn new(
         store: Addr<MongoStore>,
+        bus: Option<Addr<Bus>>,
         settings: ChatSettings,
         messages_sent: IntCounter,
         presence_sent: IntCounter,
     ) -> Self {
         ChatRoom {
             store,
+            bus,
             settings,
             messages_sent,
             presence_sent,
             members: HashMap::new(),
             tabs: HashMap::new(),
+            remote: HashMap::new(),
+            remote_only: 0,
             presence: Presence::default(),
             history: History::default(),
             next_sequence: 0,
@@ -253,8 +297,12 @@ impl ChatRoom {
             let sessions = self.tabs.entry(user.clone()).or_default();
             sessions.push(id);
             if sessions.len() == 1 {
+                if self.remote.contains_key(user) {
+                    self.remote_only -= 1;
+                }
                 self.presence.snapshot = None;
                 self.presence.changed.insert(user.clone());
+                self.presence.changed_here.insert(user.clone());
             }
         }
         self.members.insert(
@@ -292,7 +340,11 @@ impl ChatRoom {
             sessions.retain(|session| *session != id);
             if sessions.is_empty() {
                 self.tabs.remove(&user);
+                if self.remote.contains_key(&user) {
+                    self.remote_only += 1;
+                }
                 self.presence.snapshot = None;
+                self.presence.changed_here.insert(user.clone());
                 self.presence.changed.insert(user);
             }
         }
@@ -305,24 +357,36 @@ impl ChatRoom {
             .clone()
     }
 
-    /// The `presence` frame a joiner gets: everyone online, itself included.
-    fn presence_frame(&mut self) -> Frame {
-        let max = self.settings.presence_list_max;
+    /// Whether `user` is online here or on another instance.
+    fn is_online(&self, user: &Email) -> bool {
+        self.tabs.contains_key(user) || self.remote.contains_key(user)
+    }
+
+    /// Everyone online, here or on another instance, each once.
+    fn online_users(&self) -> impl Iterator<Item = &Email> {
         let tabs = &self.tabs;
-        self.presence
-            .snapshot
-            .get_or_insert_with(|| {
-                let mut users: Vec<&Email> = tabs.keys().take(max).collect();
-                users.sort();
-                Frame::event(
-                    "presence",
-                    &PresenceSnapshot {
-                        users,
-                        online: tabs.len(),
-                    },
-                )
-            })
-            .clone()
+        tabs.keys()
+            .chain(self.remote.keys().filter(move |user| !tabs.contains_key(*user)))
+    }
+
+    /// How many users are online, here or on another instance.
+    fn online_count(&self) -> usize {
+        self.tabs.len() + self.remote_only
+    }
+
+    /// The `presence` frame a joiner gets: everyone online, itself included
+    /// (at most `presence_list_max` names; the count is exact).
+    fn presence_frame(&mut self) -> Frame {
+        if let Some(frame) = &self.presence.snapshot {
+            return frame.clone();
+        }
+        let max = self.settings.presence_list_max;
+        let mut users: Vec<&Email> = self.online_users().take(max).collect();
+        users.sort();
+        let online = self.online_count();
+        let frame = Frame::event("presence", &PresenceSnapshot { users, online });
+        self.presence.snapshot = Some(frame.clone());
+        frame
     }
 
     fn schedule_presence_flush(&mut self, ctx: &mut Context<Self>) {
@@ -334,13 +398,27 @@ impl ChatRoom {
         ctx.run_later(window, |room, _| room.flush_presence());
     }
 
-    /// Sends one `presence:diff` for everything that changed in the window.
+    /// Sends one `presence:diff` for everything that changed in the window
+    /// (and tells the other instances what changed here).
     fn flush_presence(&mut self) {
         self.presence.flush_scheduled = false;
+        let changed_here = std::mem::take(&mut self.presence.changed_here);
+        if let Some(bus) = &self.bus {
+            if !changed_here.is_empty() {
+                let changes = changed_here
+                    .into_iter()
+                    .map(|user| {
+                        let online = self.tabs.contains_key(&user);
+                        (user, online)
+                    })
+                    .collect();
+                bus.do_send(LocalPresence(changes));
+            }
+        }
         let mut joined = Vec::new();
         let mut left = Vec::new();
         for user in std::mem::take(&mut self.presence.changed) {
-            let online = self.tabs.contains_key(&user);
+            let online = self.is_online(&user);
             if online && self.presence.announced.insert(user.clone()) {
                 joined.push(user);
             } else if !online && self.presence.announced.remove(&user) {
@@ -360,7 +438,7 @@ impl ChatRoom {
             &PresenceDiff {
                 joined: &joined,
                 left: &left,
-                online: self.tabs.len(),
+                online: self.online_count(),
             },
         );
         let everyone: Vec<SessionId> = self.members.keys().copied().collect();
@@ -397,8 +475,8 @@ impl ChatRoom {
     /// Broadcasts a stored message: public ones to everyone (and into the
     /// history), direct ones to the sender's and recipient's sessions only
     /// (logged-in ones, for accounts).
-    fn publish(&mut self, saved: Saved) {
-        let Saved {
+    fn publish(&mut self, saved: ChatDelivery) {
+        let ChatDelivery {
             message,
             sender_verified,
             recipient_is_account,
@@ -430,7 +508,10 @@ impl ChatRoom {
         while let Some(outcome) = self.saved.remove(&self.next_to_release) {
             self.next_to_release += 1;
             if let Some(saved) = outcome {
-                self.publish(saved);
+                match &self.bus {
+                    Some(bus) => bus.do_send(PublishChat(saved)),
+                    None => self.publish(saved),
+                }
             }
         }
     }
@@ -440,6 +521,7 @@ impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX);
         self.load_history(ctx);
     }
 }
@@ -514,14 +596,62 @@ impl Handler<PostMessage> for ChatRoom {
             Ok((saved, recipient_is_account))
         };
         Box::pin(work.into_actor(self).map(move |result, room, _| {
-            let saved = result.as_ref().ok().map(|(message, recipient_is_account)| Saved {
-                message: message.clone(),
-                sender_verified: verified,
-                recipient_is_account: *recipient_is_account,
-            });
+            let saved = result
+                .as_ref()
+                .ok()
+                .map(|(message, recipient_is_account)| ChatDelivery {
+                    message: message.clone(),
+                    sender_verified: verified,
+                    recipient_is_account: *recipient_is_account,
+                });
             room.saved.insert(sequence, saved);
             room.release_in_order();
             result.map(|(message, _)| message)
         }))
+    }
+}
+
+impl Handler<ChatDelivery> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, delivery: ChatDelivery, _: &mut Context<Self>) {
+        self.publish(delivery);
+    }
+}
+
+impl Handler<RemotePresence> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, change: RemotePresence, ctx: &mut Context<Self>) {
+        for user in change.joined {
+            let instances = self.remote.entry(user.clone()).or_default();
+            *instances += 1;
+            if *instances == 1 && !self.tabs.contains_key(&user) {
+                self.remote_only += 1;
+            }
+            self.presence.changed.insert(user);
+        }
+        for user in change.left {
+            if let Some(instances) = self.remote.get_mut(&user) {
+                *instances -= 1;
+                if *instances == 0 {
+                    self.remote.remove(&user);
+                    if !self.tabs.contains_key(&user) {
+                        self.remote_only -= 1;
+                    }
+                }
+            }
+            self.presence.changed.insert(user);
+        }
+        self.presence.snapshot = None;
+        self.schedule_presence_flush(ctx);
+    }
+}
+
+impl Handler<ReloadHistory> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, _: ReloadHistory, ctx: &mut Context<Self>) {
+        self.load_history(ctx);
     }
 }

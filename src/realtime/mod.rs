@@ -1,6 +1,8 @@
 //! Realtime: the feed and room actors that own WebSocket sessions, the
-//! session actors, and the wire protocol they share.
+//! session actors, the wire protocol they share, and the Redis bus that
+//! joins several instances into one world.
 
+pub mod bus;
 pub mod chat_room;
 pub mod chat_session;
 pub mod limits;

@@ -58,6 +58,12 @@ pub struct Subscribe {
     pub session: Recipient<Outbound>,
 }
 
+/// Drops the cached snapshot: another instance's changes may have been
+/// missed (while Redis was away).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ForgetSnapshot;
+
 /// A session is gone.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -209,6 +215,14 @@ impl Handler<Unsubscribe> for ProductFeed {
 
     fn handle(&mut self, message: Unsubscribe, _: &mut Context<Self>) {
         self.forget(message.id);
+    }
+}
+
+impl Handler<ForgetSnapshot> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, _: ForgetSnapshot, _: &mut Context<Self>) {
+        self.catch_up = None;
     }
 }
 

@@ -115,6 +115,10 @@ pub trait Backend:
 
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Drops whatever the backend keeps from earlier reads: another
+    /// process (an instance sharing the database) changed the data.
+    fn forget_cached_listings(&self) {}
 }
 
 /// A field whose value must be unique in its collection. Both backends

@@ -29,12 +29,12 @@ use crate::domain::{
 };
 
 /// A committed change, published to whoever listens (the `ProductFeed`).
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub enum StoreEvent {
     ProductCreated(Product),
     ProductUpdated(Product),
-    ProductDeleted(Id),
+    ProductDeleted(#[serde(with = "crate::domain::id::hex")] Id),
     CartUpdated(Cart),
 }
 
@@ -129,6 +129,15 @@ macro_rules! store_message {
         }
     };
 }
+
+store_message!(
+    /// Another instance changed products: drop cached listings.
+    ForgetCachedListings {} -> (),
+    |b| async move {
+        b.forget_cached_listings();
+        Ok(())
+    }
+);
 
 store_message!(
     /// Whether the database answers (`GET /health`).

@@ -27,7 +27,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     admin_cookies: Arc<reqwest::cookie::Jar>,
     pub uploads_dir: PathBuf,
-    _temp: TempDir,
+    /// Shared by the instances of one cluster.
+    _temp: Arc<TempDir>,
 }
 
 /// A client with its own cookie jar, as a separate browser would be.
@@ -82,6 +83,49 @@ impl TestApp {
         let temp = tempfile::tempdir().expect("temp dir");
         let mut settings = test_settings(&temp);
         customize(&mut settings);
+        TestApp::start(settings, Arc::new(temp)).await
+    }
+
+    /// `count` instances of one world: one Redis, one store (the same
+    /// data dir, or the same MongoDB database).
+    pub async fn spawn_cluster(
+        count: usize,
+        redis: &RedisServer,
+        customize: impl Fn(&mut Settings),
+    ) -> Vec<TestApp> {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let temp = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut settings = test_settings(&temp);
+        settings.redis.url = redis.url().into();
+        // One key for all, so each reads the others' cookies.
+        settings.session.key = CLUSTER_SESSION_KEY.to_owned().into();
+        customize(&mut settings);
+        let mut apps = Vec::new();
+        for _ in 0..count {
+            apps.push(TestApp::start(settings.clone(), temp.clone()).await);
+        }
+        for app in &apps {
+            app.wait_for_redis("connected").await;
+        }
+        apps
+    }
+
+    /// Waits (up to 15 s) until `/health` reports Redis as `state`.
+    pub async fn wait_for_redis(&self, state: &str) {
+        for _ in 0..150 {
+            let (_, health) = self.get_json("/health").await;
+            let reported = health["payload"]["redis"]
+                .as_str()
+                .or_else(|| health["details"]["redis"].as_str());
+            if reported == Some(state) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{} never reported Redis {state}", self.address);
+    }
+
+    async fn start(settings: Settings, temp: Arc<TempDir>) -> TestApp {
         let uploads_dir = settings.uploads.dir.clone();
         let application = Application::build(settings).await.expect("app builds");
         let port = application.port();
@@ -220,17 +264,7 @@ impl TestApp {
 
     /// A WebSocket carrying the cookies of `jar`, as a browser's would.
     pub async fn ws_with_cookies(&self, path: &str, jar: Option<&reqwest::cookie::Jar>) -> WsClient {
-        use reqwest::cookie::CookieStore;
-        let mut request = format!("ws://127.0.0.1:{}{path}", self.port)
-            .into_client_request()
-            .expect("request");
-        if let Some(cookie) = jar.and_then(|jar| jar.cookies(&self.address.parse().expect("url"))) {
-            request.headers_mut().insert("cookie", cookie);
-        }
-        let (stream, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket connects");
-        WsClient { stream }
+        WsClient::connect(&self.address, path, jar).await
     }
 }
 
@@ -294,6 +328,24 @@ pub fn product(code: &str) -> Value {
 
 pub struct WsClient {
     stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl WsClient {
+    /// Opens `path` on the server at `address` (`http://host:port`), with
+    /// the cookies of `jar` if any.
+    pub async fn connect(address: &str, path: &str, jar: Option<&reqwest::cookie::Jar>) -> WsClient {
+        use reqwest::cookie::CookieStore;
+        let mut request = format!("{}{path}", address.replacen("http://", "ws://", 1))
+            .into_client_request()
+            .expect("request");
+        if let Some(cookie) = jar.and_then(|jar| jar.cookies(&address.parse().expect("url"))) {
+            request.headers_mut().insert("cookie", cookie);
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        WsClient { stream }
+    }
 }
 
 /// Long enough for any event on a loaded CI machine, short enough to fail fast.
@@ -432,4 +484,83 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("a free port")
+}
+
+/// The `SESSION_KEY` of test clusters (64+ bytes).
+pub const CLUSTER_SESSION_KEY: &str =
+    "cluster-test-session-key-cluster-test-session-key-cluster-test-session-key";
+
+/// A real `redis-server` (Debian's package) on a free port, with nothing
+/// saved to disk; killed when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+const REDIS_SERVER: &str = "redis-server";
+
+impl RedisServer {
+    /// Starts one, or says SKIPPED (`None`) when redis-server is not
+    /// installed; in CI (`CI` set) a missing one fails the test.
+    pub async fn start(test: &str) -> Option<RedisServer> {
+        let installed = std::process::Command::new(REDIS_SERVER)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !installed {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{test}: redis-server is missing in CI (.ci/run installs it)"
+            );
+            eprintln!("{test}: SKIPPED: redis-server not installed (apt-get install redis-server)");
+            return None;
+        }
+        let mut server = RedisServer {
+            port: free_port(),
+            child: None,
+        };
+        server.restart().await;
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it at once (SIGKILL: connections drop, as in a crash).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again) on the same port, empty, and waits until it
+    /// accepts connections.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let child = std::process::Command::new(REDIS_SERVER)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not listen on {}", self.port);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -3,6 +3,7 @@
 mod browser;
 mod carts;
 mod chat;
+mod cluster;
 mod health;
 mod helpers;
 mod openapi;

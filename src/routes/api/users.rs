@@ -42,7 +42,7 @@ async fn register(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let address = client_address(&request, &state.settings.server.trusted_proxies);
-    state.login_limiter.check_registration(address)?;
+    state.login_limiter.check_registration(address).await?;
     let new_user = NewUser::parse(&body)?;
     let user = auth::register(&state.store, &state.accounts, new_user, Role::User).await?;
     Ok(HttpResponse::Created().json(success(user)))

@@ -111,7 +111,7 @@ pub async fn register_submit(
     });
     let address = client_address(&request, &state.settings.server.trusted_proxies);
     let registered = async {
-        state.login_limiter.check_registration(address)?;
+        state.login_limiter.check_registration(address).await?;
         let new_user = NewUser::parse(&body)?;
         let user = auth::register(&state.store, &state.accounts, new_user, Role::User).await?;
         auth::log_in(&session, &user)?;

@@ -79,7 +79,11 @@ fn change_cart(
     cart: Id,
     change: impl FnOnce(&Connection) -> Result<(), StoreError>,
 ) -> Result<Cart, StoreError> {
-    let transaction = connection.transaction().map_err(map_error)?;
+    // IMMEDIATE: takes the write lock up front, so another process sharing
+    // the file waits (busy timeout) instead of failing on the upgrade.
+    let transaction = connection
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(map_error)?;
     require_cart(&transaction, cart)?;
     change(&transaction)?;
     let result = read_cart(&transaction, cart)?;

@@ -37,7 +37,7 @@ impl EmbeddedBackend {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create data dir {}: {e}", data_dir.display()))
         })?;
-        let connection = Connection::open(data_dir.join(schema::DATABASE_FILE)).map_err(map_error)?;
+        let mut connection = Connection::open(data_dir.join(schema::DATABASE_FILE)).map_err(map_error)?;
         // WAL keeps readers and the writer out of each other's way; with
         // synchronous=NORMAL a committed change survives a crash of the
         // server process (only an OS crash or power cut can lose the last
@@ -49,9 +49,15 @@ impl EmbeddedBackend {
                  PRAGMA busy_timeout = 5000;",
             )
             .map_err(map_error)?;
-        connection.execute_batch(schema::SCHEMA).map_err(map_error)?;
+        // Several processes may share the file (instances on one machine):
+        // the schema and its migrations are made under the write lock, one
+        // process at a time.
+        let setup = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(map_error)?;
+        setup.execute_batch(schema::SCHEMA).map_err(map_error)?;
         for (table, column, kind) in schema::ADDED_COLUMNS {
-            let present: bool = connection
+            let present: bool = setup
                 .query_row(
                     &format!("SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"),
                     [column],
@@ -59,11 +65,12 @@ impl EmbeddedBackend {
                 )
                 .map_err(map_error)?;
             if !present {
-                connection
+                setup
                     .execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
                     .map_err(map_error)?;
             }
         }
+        setup.commit().map_err(map_error)?;
         Ok(EmbeddedBackend {
             connection: Arc::new(Mutex::new(connection)),
             listings: ListingCache::default(),
@@ -105,6 +112,10 @@ fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 impl Backend for EmbeddedBackend {
     fn name(&self) -> &'static str {
         "embedded"
+    }
+
+    fn forget_cached_listings(&self) {
+        self.listings.invalidate();
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -61,7 +61,11 @@ fn modify_product(
     id: Id,
     change: impl FnOnce(&mut Product),
 ) -> Result<Product, StoreError> {
-    let transaction = connection.transaction().map_err(map_error)?;
+    // IMMEDIATE: takes the write lock up front, so another process sharing
+    // the file waits (busy timeout) instead of failing on the upgrade.
+    let transaction = connection
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(map_error)?;
     let mut product = fetch_product(&transaction, id)?;
     change(&mut product);
     write_product(&transaction, &product, false)?;

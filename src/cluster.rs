@@ -1,0 +1,47 @@
+//! `ClusterLink`: this instance's live connection to Redis, when instances
+//! share one world. The bus keeps it current (it reconnects); the login
+//! limiter counts through it and `/health` reports it.
+
+use std::sync::{Mutex, PoisonError};
+
+use redis::aio::MultiplexedConnection;
+
+pub struct ClusterLink {
+    prefix: String,
+    connection: Mutex<Option<MultiplexedConnection>>,
+}
+
+impl ClusterLink {
+    /// `prefix` starts every key this cluster uses.
+    pub fn new(prefix: String) -> Self {
+        ClusterLink {
+            prefix,
+            connection: Mutex::new(None),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A connection while Redis is reachable (a cheap handle on one shared
+    /// multiplexed connection).
+    pub fn connection(&self) -> Option<MultiplexedConnection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn linked(&self) -> bool {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// The bus linked (`Some`) or lost the link (`None`).
+    pub fn set(&self, connection: Option<MultiplexedConnection>) {
+        *self.connection.lock().unwrap_or_else(PoisonError::into_inner) = connection;
+    }
+}

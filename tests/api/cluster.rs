@@ -1,0 +1,354 @@
+//! Several instances, one world: instances on one real `redis-server` (and
+//! one store) share chat messages, presence, product events, logins and
+//! login limits, survive one of them dying, and ride out a Redis restart.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    product, Browser, RedisServer, ServerProcess, TestApp, WsClient, CLUSTER_SESSION_KEY, EVENT_TIMEOUT,
+};
+
+/// Joins the chat as `user`; returns the socket and the `presence` it got.
+async fn join(app_address: &str, user: &str) -> (WsClient, Value) {
+    let mut chat = WsClient::connect(app_address, "/ws/chat", None).await;
+    chat.send_event("join", json!({ "user": user })).await;
+    chat.expect_event("history").await;
+    let presence = chat.expect_event("presence").await;
+    (chat, presence)
+}
+
+/// Joins as `user` on the instance at `app_address` once its `presence`
+/// lists every one of `expected` (presence travels between instances in
+/// about one presence window; this retries for up to 5 s).
+async fn join_when_listed(app_address: &str, user: &str, expected: &[&str]) -> (WsClient, Value) {
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let (mut chat, presence) = join(app_address, user).await;
+        let users = presence["users"].as_array().cloned().unwrap_or_default();
+        if expected.iter().all(|name| users.contains(&json!(name))) {
+            return (chat, presence);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a joiner on {app_address} never listed {expected:?}: {presence}"
+        );
+        chat.send_event("leave", json!(null)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reads `presence:diff` frames until one names `user` under `key`
+/// ("joined" or "left"), within `wait`.
+async fn wait_for_presence(chat: &mut WsClient, key: &str, user: &str, wait: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let message = chat
+            .next_message(left)
+            .await
+            .unwrap_or_else(|| panic!("no presence:diff with {user} {key} within {wait:?}"));
+        let frame: Value = serde_json::from_str(message.to_text().expect("text frame")).expect("JSON frame");
+        if frame["event"] == "presence:diff"
+            && frame["data"][key]
+                .as_array()
+                .is_some_and(|users| users.iter().any(|u| u == user))
+        {
+            return frame["data"].clone();
+        }
+    }
+}
+
+/// Every frame `chat` receives within `wait`.
+async fn frames_within(chat: &mut WsClient, wait: Duration) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut frames = Vec::new();
+    while let Ok(message) = tokio::time::timeout_at(deadline, chat.next_message(wait)).await {
+        let message = message.expect("the socket stays open");
+        frames.push(serde_json::from_str(message.to_text().expect("text frame")).expect("JSON frame"));
+    }
+    frames
+}
+
+/// The `message` texts `chat` receives until it has `count` of them.
+async fn collect_messages(chat: &mut WsClient, count: usize) -> Vec<String> {
+    let mut texts = Vec::new();
+    while texts.len() < count {
+        let (event, data) = chat.next_event().await;
+        if event == "message" {
+            texts.push(data["message"].as_str().expect("text").to_owned());
+        }
+    }
+    texts
+}
+
+#[actix_web::test]
+async fn presence_spans_instances_and_a_joiner_sees_everyone() {
+    let Some(redis) = RedisServer::start("presence_spans_instances").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(3, &redis, |_| {}).await;
+    let (mut ana, _) = join(&apps[0].address, "ana@cluster.test").await;
+    let (_bob, bob_presence) =
+        join_when_listed(&apps[1].address, "bob@cluster.test", &["ana@cluster.test"]).await;
+    assert_eq!(bob_presence["online"], 2, "{bob_presence}");
+    let diff = wait_for_presence(&mut ana, "joined", "bob@cluster.test", EVENT_TIMEOUT).await;
+    assert_eq!(diff["online"], 2, "{diff}");
+    let (_cy, cy_presence) = join_when_listed(
+        &apps[2].address,
+        "cy@cluster.test",
+        &["ana@cluster.test", "bob@cluster.test"],
+    )
+    .await;
+    assert_eq!(cy_presence["online"], 3, "{cy_presence}");
+
+    // The same user on two instances is one user; it leaves with its last tab.
+    let (mut ana_again, _) = join(&apps[2].address, "ana@cluster.test").await;
+    let (_dee, check) = join_when_listed(
+        &apps[1].address,
+        "dee@cluster.test",
+        &["ana@cluster.test", "bob@cluster.test", "cy@cluster.test"],
+    )
+    .await;
+    assert_eq!(check["online"], 4, "ana counted once: {check}");
+    ana.send_event("leave", json!(null)).await;
+    drop(ana);
+    let (mut watcher, _) = join(&apps[1].address, "eve@cluster.test").await;
+    for frame in frames_within(&mut watcher, Duration::from_millis(800)).await {
+        assert!(
+            !frame["data"]["left"].to_string().contains("ana@cluster.test"),
+            "ana is still online on C: {frame}"
+        );
+    }
+    ana_again.send_event("leave", json!(null)).await;
+    wait_for_presence(&mut watcher, "left", "ana@cluster.test", EVENT_TIMEOUT).await;
+}
+
+#[actix_web::test]
+async fn messages_from_every_instance_arrive_complete_and_in_one_order() {
+    let Some(redis) = RedisServer::start("messages_in_one_order").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &redis, |settings| {
+        settings.websocket.rate_per_second = 1000.0;
+        settings.websocket.rate_burst = 1000.0;
+    })
+    .await;
+    let (mut on_a, _) = join(&apps[0].address, "ana@order.test").await;
+    let (mut on_b, _) = join(&apps[1].address, "bob@order.test").await;
+    let (mut reader_a, _) = join(&apps[0].address, "cy@order.test").await;
+    let (mut reader_b, _) = join(&apps[1].address, "dee@order.test").await;
+    const EACH: usize = 40;
+    for i in 0..EACH {
+        on_a.send_event("message", json!({ "message": format!("a{i}") }))
+            .await;
+        on_b.send_event("message", json!({ "message": format!("b{i}") }))
+            .await;
+    }
+    let seen_on_a = collect_messages(&mut reader_a, 2 * EACH).await;
+    let seen_on_b = collect_messages(&mut reader_b, 2 * EACH).await;
+    assert_eq!(seen_on_a, seen_on_b, "both instances deliver one order");
+    for sender in ["a", "b"] {
+        let own: Vec<&String> = seen_on_a.iter().filter(|text| text.starts_with(sender)).collect();
+        let expected: Vec<String> = (0..EACH).map(|i| format!("{sender}{i}")).collect();
+        assert_eq!(
+            own,
+            expected.iter().collect::<Vec<_>>(),
+            "each sender's messages complete, in order"
+        );
+    }
+    // The history a joiner gets on either instance is that order too.
+    let mut late = WsClient::connect(&apps[1].address, "/ws/chat", None).await;
+    late.send_event("join", json!({ "user": "late@order.test" }))
+        .await;
+    let history = late.expect_event("history").await;
+    let texts: Vec<String> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|m| m["message"].as_str().expect("text").to_owned())
+        .collect();
+    assert_eq!(texts, seen_on_a[seen_on_a.len() - texts.len()..].to_vec());
+}
+
+#[actix_web::test]
+async fn a_product_written_on_one_instance_reaches_the_others() {
+    let Some(redis) = RedisServer::start("product_write_reaches_others").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &redis, |_| {}).await;
+    // B's listing is read (and cached) before the write.
+    assert_eq!(apps[1].product_count().await, 0);
+    let mut feed_b = apps[1].ws("/ws/products").await;
+    feed_b.expect_event("products").await;
+    let created = apps[0].create_product(&product("CLUSTER-1")).await;
+    let event = feed_b.expect_event("product:created").await;
+    assert_eq!(event["_id"], created["_id"]);
+    assert_eq!(apps[1].product_count().await, 1, "B's listing cache was cleared");
+    let (status, _) = apps[0]
+        .put_json(
+            &format!("/api/products/{}", created["_id"].as_str().unwrap()),
+            &json!({"price": 99}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let updated = feed_b.expect_event("product:updated").await;
+    assert_eq!(updated["price"].as_f64(), Some(99.0));
+    let (_, listing) = apps[1].get_json("/api/products").await;
+    assert_eq!(listing["payload"][0]["price"].as_f64(), Some(99.0), "{listing}");
+}
+
+#[actix_web::test]
+async fn a_login_on_one_instance_is_valid_on_the_others_and_limits_are_shared() {
+    let Some(redis) = RedisServer::start("login_valid_everywhere").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &redis, |settings| {
+        settings.users.login_attempts_per_email = 4;
+        settings.users.login_attempts_per_address = 100;
+    })
+    .await;
+    let user = apps[0].user_browser("shopper@cluster.test").await;
+    let (status, current) = apps[1].get_json_with(&user.client, "/api/sessions/current").await;
+    assert_eq!(status, 200, "{current}");
+    assert_eq!(current["payload"]["email"], "shopper@cluster.test");
+    // Logging out on B ends the session on A too.
+    let (status, _) = apps[1]
+        .post_json_with(&user.client, "/api/sessions/logout", &json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = apps[0].get_json_with(&user.client, "/api/sessions/current").await;
+    assert_eq!(status, 401);
+
+    // Wrong passwords spread over both instances share one budget of 4
+    // (the login above took one).
+    let intruder = Browser::new();
+    let mut statuses = Vec::new();
+    for attempt in 0..6 {
+        let app = &apps[attempt % 2];
+        let (status, _) = app
+            .post_json_with(
+                &intruder.client,
+                "/api/sessions/login",
+                &json!({"email": "shopper@cluster.test", "password": "wrong"}),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 429, 429, 429],
+        "counted across instances"
+    );
+}
+
+#[actix_web::test]
+async fn when_an_instance_dies_the_others_announce_its_users_left() {
+    let Some(redis) = RedisServer::start("instance_dies").await else {
+        return;
+    };
+    let ttl = 3;
+    let apps = TestApp::spawn_cluster(1, &redis, |settings| {
+        settings.redis.presence_ttl_s = ttl;
+        // The binary below runs on the embedded store; so does this one.
+        settings.store.mongodb_uri = String::new();
+    })
+    .await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let ttl_text = ttl.to_string();
+    let redis_url = redis.url();
+    let doomed = ServerProcess::start_with(
+        &temp.path().join("data"),
+        &temp.path().join("uploads"),
+        0,
+        &[
+            ("REDIS_URL", &redis_url),
+            ("APP__REDIS__PRESENCE_TTL_S", &ttl_text),
+            ("SESSION_KEY", CLUSTER_SESSION_KEY),
+        ],
+    );
+    let (mut watcher, _) = join(&apps[0].address, "watcher@dies.test").await;
+    // Joins on the doomed instance are seen here.
+    let (_victim, _) = join_when_listed(&doomed.address, "victim@dies.test", &["watcher@dies.test"]).await;
+    wait_for_presence(&mut watcher, "joined", "victim@dies.test", EVENT_TIMEOUT).await;
+    // kill -9: no leave, no close frame, nothing said.
+    let mut doomed = doomed;
+    doomed.child.kill().expect("kill -9");
+    let killed_at = std::time::Instant::now();
+    let diff = wait_for_presence(
+        &mut watcher,
+        "left",
+        "victim@dies.test",
+        Duration::from_secs(ttl + 6),
+    )
+    .await;
+    assert_eq!(diff["online"], 1, "{diff}");
+    eprintln!(
+        "left announced {:?} after kill -9 (expiry {ttl} s)",
+        killed_at.elapsed()
+    );
+}
+
+#[actix_web::test]
+async fn instances_serve_alone_while_redis_is_down_then_rejoin() {
+    let Some(mut redis) = RedisServer::start("redis_down_and_back").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &redis, |_| {}).await;
+    let (mut ana, _) = join(&apps[0].address, "ana@outage.test").await;
+    let (mut bob, _) = join(&apps[1].address, "bob@outage.test").await;
+    wait_for_presence(&mut ana, "joined", "bob@outage.test", EVENT_TIMEOUT).await;
+
+    redis.stop();
+    apps[0].wait_for_redis("unreachable").await;
+    let (status, health) = apps[0].get_json("/health").await;
+    assert_eq!(status, 200, "the instance still serves: {health}");
+
+    // Local service goes on: a message and a product change on A reach A's
+    // own sessions, and are stored.
+    let (mut cy, _) = join(&apps[0].address, "cy@outage.test").await;
+    ana.send_event("message", json!({ "message": "during the outage" }))
+        .await;
+    assert_eq!(collect_messages(&mut cy, 1).await, ["during the outage"]);
+    let mut feed_a = apps[0].ws("/ws/products").await;
+    feed_a.expect_event("products").await;
+    apps[0].create_product(&product("OUTAGE-1")).await;
+    feed_a.expect_event("product:created").await;
+    let (_, stored) = apps[1].get_json("/api/messages?limit=5").await;
+    assert!(
+        stored["payload"].to_string().contains("during the outage"),
+        "acknowledged means stored: {stored}"
+    );
+
+    redis.restart().await;
+    for app in &apps {
+        app.wait_for_redis("connected").await;
+    }
+    // Cross-instance delivery resumes, both ways.
+    bob.send_event("message", json!({ "message": "after the outage" }))
+        .await;
+    let seen = collect_messages(&mut cy, 1).await;
+    assert_eq!(seen, ["after the outage"]);
+    let mut feed_b = apps[1].ws("/ws/products").await;
+    let snapshot = feed_b.expect_event("products").await;
+    assert_eq!(
+        snapshot.as_array().map(Vec::len),
+        Some(1),
+        "B's snapshot has A's outage write"
+    );
+    apps[0].create_product(&product("AFTER-1")).await;
+    feed_b.expect_event("product:created").await;
+    // Presence is whole again: a joiner on B sees A's users.
+    join_when_listed(
+        &apps[1].address,
+        "dee@outage.test",
+        &[
+            "ana@outage.test",
+            "bob@outage.test",
+            "cy@outage.test",
+            "dee@outage.test",
+        ],
+    )
+    .await;
+}
