@@ -166,6 +166,7 @@ impl Application {
             metrics.broadcasts("presence"),
         )
         .start();
+        let accounts = Arc::new(Accounts::default());
         let cluster = bus_context.map(|(context, client)| {
             let link = Arc::new(ClusterLink::new(settings.redis.prefix.clone()));
             context.run(Bus::new(
@@ -174,6 +175,7 @@ impl Application {
                 store.clone(),
                 product_feed.clone(),
                 chat_room.clone(),
+                accounts.clone(),
                 link.clone(),
             ));
             link
@@ -190,7 +192,6 @@ impl Application {
                 shutdown: going_away,
             },
         });
-        let accounts = Arc::new(Accounts::default());
         auth::prepare_accounts(store.clone(), accounts.clone(), settings.users.clone()).await;
         let key = session_key(&settings.session, !redis_url.is_empty())?;
         let login_sessions = match redis_url.as_str() {

@@ -7,6 +7,10 @@
 //!
 //!     cargo run --release --bin loadtest -- --sessions 10000 --senders 10 \
 //!         --send-rate 5 --duration 10 --server-pid "$(pgrep -x ecommerce)"
+//!
+//! Several instances of one cluster: give each `--url` (sessions are spread
+//! over them round-robin, the senders too) and each `--server-pid` (RSS
+//! and CPU are summed).
 
 mod report;
 mod session;
@@ -26,9 +30,16 @@ use stats::{ServerProcess, Stats};
 #[derive(Parser, Debug)]
 #[command(about = "Open many WebSocket sessions to the e-commerce server and measure them")]
 struct Args {
-    /// Server address (host:port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    server: String,
+    /// Server address (host:port, or http://host:port); repeat it (or
+    /// separate with commas) for several instances: sessions go to them in
+    /// turn.
+    #[arg(
+        long = "url",
+        visible_alias = "server",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:8080"
+    )]
+    urls: Vec<String>,
     #[arg(long, value_enum, default_value = "chat")]
     scenario: Scenario,
     /// Sessions to open.
@@ -54,9 +65,10 @@ struct Args {
     /// Seconds to hold the sessions idle afterwards (heartbeats keep them).
     #[arg(long, default_value_t = 0)]
     hold: u64,
-    /// The server's pid, to read its RSS and CPU time from /proc.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's pid, to read its RSS and CPU time from /proc; repeat it
+    /// for several instances (their figures are summed).
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
     /// Products scenario: the admin to log in as for the REST updates.
     #[arg(long, default_value = "")]
     admin_email: String,
@@ -77,13 +89,23 @@ async fn main() -> anyhow::Result<()> {
         Ok(limit) => eprintln!("loadtest: open-file limit {limit}"),
         Err(error) => eprintln!("loadtest: could not raise the open-file limit: {error}"),
     }
-    let server = args
-        .server
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("cannot resolve {}", args.server))?;
+    let servers = args
+        .urls
+        .iter()
+        .map(|url| {
+            let address = url
+                .trim_start_matches("http://")
+                .trim_start_matches("ws://")
+                .trim_end_matches('/');
+            address
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("cannot resolve {url}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let server = servers[0];
     let stats = Arc::new(Stats::new());
-    let process = args.server_pid.map(ServerProcess::new);
+    let process = (!args.server_pid.is_empty()).then(|| ServerProcess::new(args.server_pid.clone()));
     let rss_before = process.as_ref().and_then(ServerProcess::rss_kib);
 
     // Products: make the product the updates will change, before connecting.
@@ -110,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
         let sends = args.scenario == Scenario::Chat && index < args.senders;
         let plan = SessionPlan {
             index,
-            server,
+            server: servers[index % servers.len()],
             source,
             scenario: args.scenario,
             send_every: sends.then(|| Duration::from_secs_f64(per_sender)),

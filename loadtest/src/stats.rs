@@ -94,17 +94,27 @@ pub fn now_nanos() -> u64 {
 
 /// The server process, observed through `/proc`.
 pub struct ServerProcess {
-    pid: u32,
+    /// One per instance; figures are summed over them.
+    pids: Vec<u32>,
 }
 
 impl ServerProcess {
-    pub fn new(pid: u32) -> ServerProcess {
-        ServerProcess { pid }
+    pub fn new(pids: Vec<u32>) -> ServerProcess {
+        ServerProcess { pids }
     }
 
-    /// Resident memory in KiB.
+    /// Resident memory in KiB (summed).
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        self.pids.iter().map(|pid| Self::rss_kib_of(*pid)).sum()
+    }
+
+    /// User + system CPU time in nanoseconds (summed).
+    pub fn cpu_nanos(&self) -> Option<u64> {
+        self.pids.iter().map(|pid| Self::cpu_nanos_of(*pid)).sum()
+    }
+
+    fn rss_kib_of(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()
             .find(|line| line.starts_with("VmRSS:"))?
@@ -114,9 +124,8 @@ impl ServerProcess {
             .ok()
     }
 
-    /// User + system CPU time in nanoseconds.
-    pub fn cpu_nanos(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+    fn cpu_nanos_of(pid: u32) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // Fields after the command name (which may contain spaces): utime
         // and stime are the 12th and 13th of them.
         let rest = &stat[stat.rfind(')')? + 2..];

@@ -12,12 +12,18 @@ const ADMIN_PASSWORD: &str = "admin-password";
 /// The real server on port 0 with a temporary data dir and an admin.
 struct TestApp {
     port: u16,
-    _data: tempfile::TempDir,
+    /// Shared by the instances of one cluster.
+    _data: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl TestApp {
     async fn spawn() -> TestApp {
         let data = tempfile::tempdir().expect("temp dir");
+        TestApp::spawn_on(data.into(), None).await
+    }
+
+    /// An instance on `data`; with `redis`, one of a cluster.
+    async fn spawn_on(data: std::sync::Arc<tempfile::TempDir>, redis: Option<&str>) -> TestApp {
         let mut settings = Settings::defaults().expect("default settings");
         settings.server.host = "127.0.0.1".to_owned();
         settings.server.port = 0;
@@ -26,6 +32,10 @@ impl TestApp {
         settings.uploads.dir = data.path().join("uploads");
         settings.users.admin_email = ADMIN_EMAIL.to_owned();
         settings.users.admin_password = ADMIN_PASSWORD.to_owned().into();
+        if let Some(url) = redis {
+            settings.redis.url = url.to_owned().into();
+            settings.session.key = "loadtest-cluster-key-".repeat(4).into();
+        }
         let application = Application::build(settings).await.expect("app builds");
         let port = application.port();
         actix_web::rt::spawn(application.run_until_stopped());
@@ -34,10 +44,17 @@ impl TestApp {
 }
 
 async fn run_loadtest(app: &TestApp, args: &[&str]) -> Value {
+    run_loadtest_on(&[app], args).await
+}
+
+/// Runs the tool with one `--url` per app.
+async fn run_loadtest_on(apps: &[&TestApp], args: &[&str]) -> Value {
     // The app's actors live on this test's thread: wait without blocking it.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .arg("--server")
-        .arg(format!("127.0.0.1:{}", app.port))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadtest"));
+    for app in apps {
+        command.arg("--url").arg(format!("http://127.0.0.1:{}", app.port));
+    }
+    let output = command
         .args(args)
         .arg("--json")
         .output()
@@ -105,5 +122,66 @@ async fn the_products_scenario_delivers_rest_updates_to_every_session() {
     assert_eq!(report["sessions_joined"], 200, "{report}");
     assert_eq!(report["error_events"], 0, "{report}");
     assert!(report["messages_sent"].as_u64().unwrap() > 0);
+    assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
+}
+
+#[actix_web::test]
+async fn sessions_spread_over_two_instances_of_one_cluster_all_get_every_message() {
+    // A real redis-server on a free port (Debian's package).
+    if std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var_os("CI").is_none(), "redis-server is missing in CI");
+        eprintln!("two-instance smoke test: SKIPPED: redis-server not installed");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let url = format!("redis://127.0.0.1:{port}");
+    // Two instances on one data dir, as on one machine.
+    let data = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+    let first = TestApp::spawn_on(data.clone(), Some(&url)).await;
+    let second = TestApp::spawn_on(data, Some(&url)).await;
+    let report = run_loadtest_on(
+        &[&first, &second],
+        &[
+            "--sessions",
+            "200",
+            "--senders",
+            "4",
+            "--send-rate",
+            "8",
+            "--duration",
+            "2",
+        ],
+    )
+    .await;
+    let _ = redis.kill();
+    let _ = redis.wait();
+    assert_eq!(report["sessions_joined"], 200, "{report}");
+    assert_eq!(report["error_events"], 0, "{report}");
+    assert!(report["messages_sent"].as_u64().unwrap() > 0);
+    // Senders on both instances, every session on both gets every message.
     assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
 }

@@ -41,6 +41,28 @@ impl Accounts {
     fn mark_admin(&self) {
         self.admin.store(true, Ordering::Release);
     }
+
+    /// What another instance registered: accounts (and maybe an admin)
+    /// exist now.
+    pub fn learn(&self, exist: bool, admin: bool) {
+        if exist {
+            self.mark_existing();
+        }
+        if admin {
+            self.mark_admin();
+        }
+    }
+
+    /// Reads again from the store whether accounts and an admin exist
+    /// (after events from other instances may have been missed).
+    pub async fn recheck(self: Arc<Self>, store: Addr<MongoStore>) {
+        if let (Ok(exist), Ok(admin)) = (
+            ask_store(&store, AnyUsers {}).await,
+            ask_store(&store, AnyAdmin {}).await,
+        ) {
+            self.learn(exist, admin);
+        }
+    }
 }
 
 /// Registers an account with its own cart.

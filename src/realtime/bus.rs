@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 
 use super::chat_room::{ChatDelivery, ChatRoom, ReloadHistory, RemotePresence};
 use super::product_feed::{ForgetSnapshot, ProductFeed};
+use crate::auth::Accounts;
 use crate::cluster::ClusterLink;
 use crate::domain::Email;
 use crate::store::{ForgetCachedListings, MongoStore, StoreEvent};
@@ -127,6 +128,8 @@ pub struct Bus {
     store: Addr<MongoStore>,
     product_feed: Addr<ProductFeed>,
     chat_room: Addr<ChatRoom>,
+    /// Whether accounts exist is learnt from other instances too.
+    accounts: Arc<Accounts>,
     /// Commands for the link task, run in order on one connection.
     outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
     linked: bool,
@@ -193,6 +196,7 @@ impl Bus {
         store: Addr<MongoStore>,
         product_feed: Addr<ProductFeed>,
         chat_room: Addr<ChatRoom>,
+        accounts: Arc<Accounts>,
         link: Arc<ClusterLink>,
     ) -> Bus {
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
@@ -208,6 +212,7 @@ impl Bus {
             store,
             product_feed,
             chat_room,
+            accounts,
             outgoing: None,
             linked: false,
             outage: 0,
@@ -265,6 +270,8 @@ impl Bus {
     /// Delivers an event this instance published to its own sessions.
     fn deliver_own(&self, event: ClusterEvent) {
         match event {
+            // Learnt here already, when the account was registered.
+            ClusterEvent::Store(StoreEvent::AccountCreated { .. }) => {}
             ClusterEvent::Store(event) => self.product_feed.do_send(event),
             ClusterEvent::Chat(delivery) => self.chat_room.do_send(delivery),
             // Own presence is applied locally by the room already.
@@ -284,6 +291,7 @@ impl Bus {
         self.store.do_send(ForgetCachedListings {});
         self.product_feed.do_send(ForgetSnapshot);
         self.chat_room.do_send(ReloadHistory);
+        actix::spawn(self.accounts.clone().recheck(self.store.clone()));
     }
 
     fn received(&mut self, payload: &str, ctx: &mut Context<Self>) {
@@ -313,6 +321,7 @@ impl Bus {
         };
         let from = envelope.from.to_owned();
         match event {
+            ClusterEvent::Store(StoreEvent::AccountCreated { admin }) => self.accounts.learn(true, admin),
             ClusterEvent::Store(event) => {
                 if !matches!(event, StoreEvent::CartUpdated(_)) {
                     self.store.do_send(ForgetCachedListings {});

@@ -252,6 +252,7 @@ impl Handler<StoreEvent> for ProductFeed {
             StoreEvent::CartUpdated(cart) => {
                 self.send_to_cart_watchers(cart.id, Frame::event("cart:updated", cart))
             }
+            StoreEvent::AccountCreated { .. } => {}
         }
     }
 }

@@ -36,6 +36,11 @@ pub enum StoreEvent {
     ProductUpdated(Product),
     ProductDeleted(#[serde(with = "crate::domain::id::hex")] Id),
     CartUpdated(Cart),
+    /// An account was registered (other instances learn that accounts,
+    /// or an admin, now exist).
+    AccountCreated {
+        admin: bool,
+    },
 }
 
 pub struct MongoStore {
@@ -260,7 +265,10 @@ store_message!(
 
 store_message!(
     CreateUser { user: StoredUser } -> User,
-    |b| b.create_user(user)
+    |b| b.create_user(user),
+    publish |created| StoreEvent::AccountCreated {
+        admin: created.role == crate::domain::Role::Admin
+    }
 );
 
 store_message!(

@@ -352,3 +352,39 @@ async fn instances_serve_alone_while_redis_is_down_then_rejoin() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn the_first_account_registered_on_one_instance_closes_product_writes_on_all() {
+    let Some(redis) = RedisServer::start("first_account_closes_writes").await else {
+        return;
+    };
+    // A fresh install: no admin configured, so writes are open until
+    // someone registers.
+    let apps = TestApp::spawn_cluster(2, &redis, |settings| settings.users.admin_email = String::new()).await;
+    let visitor = Browser::new();
+    let (status, _) = apps[1]
+        .post_json_with(&visitor.client, "/api/products", &product("OPEN-1"))
+        .await;
+    assert_eq!(status, 201, "open before any account exists");
+    apps[0].user_browser("first@accounts.test").await;
+    // B hears of it within moments (an event through Redis).
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    for attempt in 0.. {
+        let (status, body) = apps[1]
+            .post_json_with(
+                &visitor.client,
+                "/api/products",
+                &product(&format!("OPEN-2-{attempt}")),
+            )
+            .await;
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 201, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never learnt that accounts exist"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
