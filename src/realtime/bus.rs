@@ -13,7 +13,8 @@
 //!   instance decodes the event once and its feed serializes the frame once.
 //! - Presence: each instance keeps its online chat users in a Redis set
 //!   (`<prefix>:presence:<instance>:users`) next to a version key that
-//!   expires unless refreshed (`redis.presence_ttl_s`). Changes are
+//!   expires unless refreshed, so that a dead instance is noticed within
+//!   `redis.presence_ttl_s`. Changes are
 //!   published with the version; a receiver that sees a gap, or a new
 //!   instance, reads the set. An instance whose version key expired (it
 //!   died) is forgotten and its users announced as left.
@@ -223,6 +224,19 @@ impl Bus {
             remote: HashMap::new(),
             scans: 0,
         }
+    }
+
+    /// How often the instance refreshes its presence keys and scans for
+    /// instances that came or went.
+    fn refresh_every(&self) -> Duration {
+        self.ttl / 5
+    }
+
+    /// How long the presence keys live unrefreshed: a dead instance's key
+    /// expires, and the next scan sees it gone, within `presence_ttl_s`
+    /// (a live one would have to miss four refreshes in a row).
+    fn key_expiry_ms(&self) -> u64 {
+        u64::try_from((self.ttl - self.refresh_every()).as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Publishes `event` (after `before`, in the same ordered batch); while
@@ -437,17 +451,17 @@ impl Bus {
         if !self.linked {
             return;
         }
-        let ttl = self.ttl.as_secs();
+        let ttl = self.key_expiry_ms();
         let me = &self.keys.instance;
         self.send(vec![
-            redis::cmd("EXPIRE")
+            redis::cmd("PEXPIRE")
                 .arg(self.keys.users_of(me))
                 .arg(ttl)
                 .to_owned(),
             redis::cmd("SET")
                 .arg(self.keys.version_of(me))
                 .arg(self.presence_version)
-                .arg("EX")
+                .arg("PX")
                 .arg(ttl)
                 .to_owned(),
         ]);
@@ -489,17 +503,17 @@ impl Bus {
         self.presence_version += 1;
         let me = &self.keys.instance;
         let users_key = self.keys.users_of(me);
-        let ttl = self.ttl.as_secs();
+        let ttl = self.key_expiry_ms();
         let mut commands = vec![redis::cmd("DEL").arg(&users_key).to_owned()];
         let users: Vec<&str> = self.local_users.iter().map(Email::as_str).collect();
         for chunk in users.chunks(1000) {
             commands.push(redis::cmd("SADD").arg(&users_key).arg(chunk).to_owned());
         }
-        commands.push(redis::cmd("EXPIRE").arg(&users_key).arg(ttl).to_owned());
+        commands.push(redis::cmd("PEXPIRE").arg(&users_key).arg(ttl).to_owned());
         let set_version = redis::cmd("SET")
             .arg(self.keys.version_of(me))
             .arg(self.presence_version)
-            .arg("EX")
+            .arg("PX")
             .arg(ttl)
             .to_owned();
         commands.push(set_version);
@@ -601,7 +615,7 @@ impl Actor for Bus {
             ctx.address(),
             receiver,
         ));
-        ctx.run_interval(self.ttl / 3, |bus, ctx| bus.refresh(ctx));
+        ctx.run_interval(self.refresh_every(), |bus, ctx| bus.refresh(ctx));
     }
 }
 
@@ -696,7 +710,7 @@ impl Handler<LocalPresence> for Bus {
         }
         let me = &self.keys.instance;
         let users_key = self.keys.users_of(me);
-        let ttl = self.ttl.as_secs();
+        let ttl = self.key_expiry_ms();
         let mut commands = Vec::new();
         if !joined.is_empty() {
             let names: Vec<&str> = joined.iter().map(Email::as_str).collect();
@@ -706,12 +720,12 @@ impl Handler<LocalPresence> for Bus {
             let names: Vec<&str> = left.iter().map(Email::as_str).collect();
             commands.push(redis::cmd("SREM").arg(&users_key).arg(names).to_owned());
         }
-        commands.push(redis::cmd("EXPIRE").arg(&users_key).arg(ttl).to_owned());
+        commands.push(redis::cmd("PEXPIRE").arg(&users_key).arg(ttl).to_owned());
         commands.push(
             redis::cmd("SET")
                 .arg(self.keys.version_of(me))
                 .arg(self.presence_version)
-                .arg("EX")
+                .arg("PX")
                 .arg(ttl)
                 .to_owned(),
         );
