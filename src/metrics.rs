@@ -28,6 +28,9 @@ pub struct Metrics {
     /// Content-Security-Policy violations reported by browsers: a page that
     /// breaks the policy shows up here (and in the log).
     pub csp_violations: IntCounter,
+    /// 1 while this instance is linked to Redis (several instances, one
+    /// world), 0 otherwise; read at each scrape.
+    pub redis_connected: IntGauge,
 }
 
 /// One endpoint's pre-labelled WebSocket metrics, held by each session.
@@ -139,6 +142,13 @@ impl Metrics {
                 IntCounter::with_opts(opts(
                     "ecommerce_csp_violations_total",
                     "Content-Security-Policy violations reported by browsers",
+                ))?,
+            )?,
+            redis_connected: register(
+                &registry,
+                IntGauge::with_opts(opts(
+                    "ecommerce_redis_connected",
+                    "1 while this instance is linked to Redis, 0 otherwise (or without REDIS_URL)",
                 ))?,
             )?,
             registry,

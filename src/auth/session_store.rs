@@ -214,8 +214,11 @@ impl RedisSessions {
                 let store = RedisSessionStore::builder(url.clone())
                     .cache_keygen(move |key| format!("{prefix}:session:{key}"))
                     .build();
-                match tokio::time::timeout(std::time::Duration::from_secs(5), store).await {
+                match tokio::time::timeout(std::time::Duration::from_secs(2), store).await {
                     Ok(Ok(store)) => {
+                        if ready.is_none() {
+                            log::info!("login sessions: Redis reached");
+                        }
                         let _ = cell.set(store);
                         if let Some(ready) = ready.take() {
                             let _ = ready.send(());
@@ -224,6 +227,9 @@ impl RedisSessions {
                     }
                     Ok(Err(error)) if ready.is_some() => {
                         log::warn!("login sessions: cannot reach Redis yet ({error}); retrying")
+                    }
+                    Err(_) if ready.is_some() => {
+                        log::warn!("login sessions: Redis does not answer yet; retrying")
                     }
                     _ => {}
                 }

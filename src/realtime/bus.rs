@@ -786,3 +786,46 @@ impl Handler<LiveInstances> for Bus {
         self.read_presence(to_read, ctx);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_keys_name_their_instance() {
+        let keys = Keys {
+            prefix: "shop".to_owned(),
+            instance: "me".to_owned(),
+        };
+        assert_eq!(
+            keys.instance_of_version_key(&keys.version_of("abc123")),
+            Some("abc123")
+        );
+        assert_eq!(keys.instance_of_version_key("other:presence:abc:version"), None);
+        assert_eq!(keys.instance_of_version_key(&keys.users_of("abc")), None);
+    }
+
+    #[test]
+    fn events_cross_the_wire_unchanged_and_invalid_emails_do_not() {
+        let event = ClusterEvent::Presence {
+            version: 7,
+            joined: vec![Email::parse("user", "Ana@Example.com").unwrap()],
+            left: vec![],
+        };
+        let text = serde_json::to_string(&OutgoingEnvelope {
+            from: "a",
+            seq: 3,
+            event: &event,
+        })
+        .unwrap();
+        let envelope: IncomingEnvelope = serde_json::from_str(&text).unwrap();
+        assert_eq!((envelope.from, envelope.seq), ("a", 3));
+        let back: ClusterEvent = serde_json::from_str(envelope.event.get()).unwrap();
+        assert!(
+            matches!(back, ClusterEvent::Presence { version: 7, ref joined, .. }
+            if joined[0].as_str() == "ana@example.com")
+        );
+        let forged = r#"{"kind":"presence","data":{"version":1,"joined":["not an email"],"left":[]}}"#;
+        assert!(serde_json::from_str::<ClusterEvent>(forged).is_err());
+    }
+}

@@ -12,6 +12,8 @@ use actix_web::{web, HttpResponse};
 use crate::state::AppState;
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let linked = state.cluster.as_ref().is_some_and(|link| link.linked());
+    state.metrics.redis_connected.set(i64::from(linked));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

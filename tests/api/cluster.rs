@@ -300,10 +300,14 @@ async fn instances_serve_alone_while_redis_is_down_then_rejoin() {
     let (mut bob, _) = join(&apps[1].address, "bob@outage.test").await;
     wait_for_presence(&mut ana, "joined", "bob@outage.test", EVENT_TIMEOUT).await;
 
+    let metrics = apps[0].get("/metrics").await.text().await.expect("metrics");
+    assert!(metrics.contains("ecommerce_redis_connected 1"), "{metrics}");
     redis.stop();
     apps[0].wait_for_redis("unreachable").await;
     let (status, health) = apps[0].get_json("/health").await;
     assert_eq!(status, 200, "the instance still serves: {health}");
+    let metrics = apps[0].get("/metrics").await.text().await.expect("metrics");
+    assert!(metrics.contains("ecommerce_redis_connected 0"), "{metrics}");
 
     // Local service goes on: a message and a product change on A reach A's
     // own sessions, and are stored.
