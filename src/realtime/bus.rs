@@ -451,20 +451,7 @@ impl Bus {
         if !self.linked {
             return;
         }
-        let ttl = self.key_expiry_ms();
-        let me = &self.keys.instance;
-        self.send(vec![
-            redis::cmd("PEXPIRE")
-                .arg(self.keys.users_of(me))
-                .arg(ttl)
-                .to_owned(),
-            redis::cmd("SET")
-                .arg(self.keys.version_of(me))
-                .arg(self.presence_version)
-                .arg("PX")
-                .arg(ttl)
-                .to_owned(),
-        ]);
+        self.send(self.keep_presence_alive());
         let Some(mut reader) = self.link.connection() else {
             return;
         };
@@ -503,21 +490,32 @@ impl Bus {
         self.presence_version += 1;
         let me = &self.keys.instance;
         let users_key = self.keys.users_of(me);
-        let ttl = self.key_expiry_ms();
         let mut commands = vec![redis::cmd("DEL").arg(&users_key).to_owned()];
         let users: Vec<&str> = self.local_users.iter().map(Email::as_str).collect();
         for chunk in users.chunks(1000) {
             commands.push(redis::cmd("SADD").arg(&users_key).arg(chunk).to_owned());
         }
-        commands.push(redis::cmd("PEXPIRE").arg(&users_key).arg(ttl).to_owned());
-        let set_version = redis::cmd("SET")
-            .arg(self.keys.version_of(me))
-            .arg(self.presence_version)
-            .arg("PX")
-            .arg(ttl)
-            .to_owned();
-        commands.push(set_version);
+        commands.extend(self.keep_presence_alive());
         self.send(commands);
+    }
+
+    /// Sets this instance's presence version and gives both its keys a new
+    /// expiry.
+    fn keep_presence_alive(&self) -> Vec<Cmd> {
+        let me = &self.keys.instance;
+        let expiry = self.key_expiry_ms();
+        vec![
+            redis::cmd("PEXPIRE")
+                .arg(self.keys.users_of(me))
+                .arg(expiry)
+                .to_owned(),
+            redis::cmd("SET")
+                .arg(self.keys.version_of(me))
+                .arg(self.presence_version)
+                .arg("PX")
+                .arg(expiry)
+                .to_owned(),
+        ]
     }
 }
 
@@ -710,7 +708,6 @@ impl Handler<LocalPresence> for Bus {
         }
         let me = &self.keys.instance;
         let users_key = self.keys.users_of(me);
-        let ttl = self.key_expiry_ms();
         let mut commands = Vec::new();
         if !joined.is_empty() {
             let names: Vec<&str> = joined.iter().map(Email::as_str).collect();
@@ -720,15 +717,7 @@ impl Handler<LocalPresence> for Bus {
             let names: Vec<&str> = left.iter().map(Email::as_str).collect();
             commands.push(redis::cmd("SREM").arg(&users_key).arg(names).to_owned());
         }
-        commands.push(redis::cmd("PEXPIRE").arg(&users_key).arg(ttl).to_owned());
-        commands.push(
-            redis::cmd("SET")
-                .arg(self.keys.version_of(me))
-                .arg(self.presence_version)
-                .arg("PX")
-                .arg(ttl)
-                .to_owned(),
-        );
+        commands.extend(self.keep_presence_alive());
         let version = self.presence_version;
         self.publish(
             ClusterEvent::Presence {
