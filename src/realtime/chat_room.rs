@@ -138,6 +138,17 @@ struct History {
 /// limits and queues instead.
 const MAILBOX: usize = 1 << 40;
 
+/// The Socket.IO namespace of the room's events.
+pub const NAMESPACE: &str = "/chat";
+
+fn room_event<T: Serialize>(event: &str, data: &T) -> Frame {
+    Frame::event(event, data).in_namespace(NAMESPACE)
+}
+
+fn room_error(message: &str) -> Frame {
+    Frame::error(message, None).in_namespace(NAMESPACE)
+}
+
 /// How often a failed history load is retried (on joins).
 const HISTORY_RETRY: Duration = Duration::from_secs(1);
 
@@ -317,10 +328,9 @@ impl ChatRoom {
             self.history_frame()
         } else {
             self.history.missing.insert(id);
-            Frame::error(
+            room_error(
                 "the chat history is unavailable right now (the database cannot be reached); \
                  it will be sent as soon as it can be read",
-                None,
             )
         };
         let welcome = [first, self.presence_frame()];
@@ -353,7 +363,7 @@ impl ChatRoom {
     fn history_frame(&mut self) -> Frame {
         self.history
             .frame
-            .get_or_insert_with(|| Frame::event("history", &self.history.messages))
+            .get_or_insert_with(|| room_event("history", &self.history.messages))
             .clone()
     }
 
@@ -384,7 +394,7 @@ impl ChatRoom {
         let mut users: Vec<&Email> = self.online_users().take(max).collect();
         users.sort();
         let online = self.online_count();
-        let frame = Frame::event("presence", &PresenceSnapshot { users, online });
+        let frame = room_event("presence", &PresenceSnapshot { users, online });
         self.presence.snapshot = Some(frame.clone());
         frame
     }
@@ -433,7 +443,7 @@ impl ChatRoom {
         let max = self.settings.presence_list_max;
         let joined: Vec<&Email> = joined.iter().take(max).collect();
         let left: Vec<&Email> = left.iter().take(max).collect();
-        let frame = Frame::event(
+        let frame = room_event(
             "presence:diff",
             &PresenceDiff {
                 joined: &joined,
@@ -481,7 +491,7 @@ impl ChatRoom {
             sender_verified,
             recipient_is_account,
         } = saved;
-        let frame = Frame::event("message", &message);
+        let frame = room_event("message", &message);
         self.messages_sent.inc();
         let recipients: Vec<SessionId> = match &message.to {
             None => self.members.keys().copied().collect(),

@@ -9,6 +9,9 @@
 //!
 //! A session may also watch one cart (`cart:watch`): it then gets
 //! `cart:updated` with the populated cart after every change to it.
+//!
+//! Socket.IO clients on the default namespace get the course's own event
+//! instead: `update_products` (`{id, msg}`) after every product change.
 
 use std::collections::HashMap;
 
@@ -36,6 +39,8 @@ pub struct ProductFeed {
     catch_up: Option<Vec<Frame>>,
     /// Changes seen while a snapshot read is in flight; `None` when idle.
     changes_during_read: Option<Vec<Frame>>,
+    /// Socket.IO sessions on the default namespace (`update_products`).
+    update_listeners: HashMap<SessionId, Recipient<Outbound>>,
     /// Which sessions watch which cart, both ways.
     cart_watchers: HashMap<Id, Vec<SessionId>>,
     watched_cart: HashMap<SessionId, Id>,
@@ -64,11 +69,34 @@ pub struct Subscribe {
 #[rtype(result = "()")]
 pub struct ForgetSnapshot;
 
+/// A Socket.IO session on the default namespace wants `update_products`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeUpdates {
+    pub id: SessionId,
+    pub session: Recipient<Outbound>,
+}
+
 /// A session is gone.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Unsubscribe {
     pub id: SessionId,
+}
+
+/// The Socket.IO namespace of this feed's events.
+pub const NAMESPACE: &str = "/products";
+
+fn feed_event<T: Serialize>(event: &str, data: &T) -> Frame {
+    Frame::event(event, data).in_namespace(NAMESPACE)
+}
+
+/// The course's `update_products` event: which product, and what happened.
+#[derive(Serialize)]
+struct ProductUpdate<'a> {
+    #[serde(with = "crate::domain::id::hex")]
+    id: Id,
+    msg: &'a str,
 }
 
 #[derive(Serialize)]
@@ -93,6 +121,7 @@ impl ProductFeed {
             waiting: Vec::new(),
             catch_up: None,
             changes_during_read: None,
+            update_listeners: HashMap::new(),
             cart_watchers: HashMap::new(),
             watched_cart: HashMap::new(),
         }
@@ -121,16 +150,18 @@ impl ProductFeed {
             .map(|result, feed, _| {
                 let changes = feed.changes_during_read.take().unwrap_or_default();
                 let (first, loaded) = match result {
-                    Ok(Ok(products)) => (Frame::event("products", &products), true),
+                    Ok(Ok(products)) => (feed_event("products", &products), true),
                     Ok(Err(error)) => (
                         Frame::error(
                             format!("could not load products: {}", error.client_message()),
                             None,
-                        ),
+                        )
+                        .in_namespace(NAMESPACE),
                         false,
                     ),
                     Err(_) => (
-                        Frame::error("could not load products: the store is not running", None),
+                        Frame::error("could not load products: the store is not running", None)
+                            .in_namespace(NAMESPACE),
                         false,
                     ),
                 };
@@ -147,7 +178,11 @@ impl ProductFeed {
             .spawn(ctx);
     }
 
-    fn broadcast(&mut self, frame: Frame) {
+    fn broadcast(&mut self, frame: Frame, product: Id, what: &str) {
+        if !self.update_listeners.is_empty() {
+            let update = Frame::event("update_products", &ProductUpdate { id: product, msg: what });
+            self.update_listeners.retain(|_, session| offer(session, &update));
+        }
         if let Some(changes) = &mut self.changes_during_read {
             changes.push(frame.clone());
         }
@@ -187,6 +222,7 @@ impl ProductFeed {
 
     fn forget(&mut self, id: SessionId) {
         self.live.remove(&id);
+        self.update_listeners.remove(&id);
         self.waiting.retain(|(waiting, _)| *waiting != id);
         self.unwatch(id);
     }
@@ -207,6 +243,14 @@ impl Handler<Subscribe> for ProductFeed {
                 self.read_snapshot(ctx);
             }
         }
+    }
+}
+
+impl Handler<SubscribeUpdates> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, message: SubscribeUpdates, _: &mut Context<Self>) {
+        self.update_listeners.insert(message.id, message.session);
     }
 }
 
@@ -244,13 +288,23 @@ impl Handler<StoreEvent> for ProductFeed {
 
     fn handle(&mut self, event: StoreEvent, _: &mut Context<Self>) {
         match &event {
-            StoreEvent::ProductCreated(product) => self.broadcast(Frame::event("product:created", product)),
-            StoreEvent::ProductUpdated(product) => self.broadcast(Frame::event("product:updated", product)),
-            StoreEvent::ProductDeleted(id) => {
-                self.broadcast(Frame::event("product:deleted", &DeletedProduct { id: *id }))
-            }
+            StoreEvent::ProductCreated(product) => self.broadcast(
+                feed_event("product:created", product),
+                product.id,
+                "product created",
+            ),
+            StoreEvent::ProductUpdated(product) => self.broadcast(
+                feed_event("product:updated", product),
+                product.id,
+                "product updated",
+            ),
+            StoreEvent::ProductDeleted(id) => self.broadcast(
+                feed_event("product:deleted", &DeletedProduct { id: *id }),
+                *id,
+                "product deleted",
+            ),
             StoreEvent::CartUpdated(cart) => {
-                self.send_to_cart_watchers(cart.id, Frame::event("cart:updated", cart))
+                self.send_to_cart_watchers(cart.id, feed_event("cart:updated", cart))
             }
             StoreEvent::AccountCreated { .. } => {}
         }

@@ -2,6 +2,8 @@
 //! `{"event": "<name>", "data": <json>}` in both directions.
 
 use std::fmt::Display;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
@@ -9,14 +11,30 @@ use serde_json::Value;
 
 /// A serialized server event. Built once per broadcast; every recipient gets
 /// a clone, which shares the bytes (a reference-count increment, no copy).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame(ByteString);
+/// The Socket.IO encoding of the same event is made once too, on first use,
+/// and shared the same way.
+#[derive(Debug, Clone)]
+pub struct Frame(Arc<Encoded>);
 
-#[derive(Serialize)]
-struct Envelope<'a, T: Serialize> {
-    event: &'a str,
-    data: &'a T,
+#[derive(Debug)]
+struct Encoded {
+    /// `{"event": ..., "data": ...}`: what the plain sockets send.
+    text: ByteString,
+    /// Where the event name (a JSON string) and the data (JSON) sit in it.
+    event: Range<usize>,
+    data: Range<usize>,
+    /// The Socket.IO namespace the event belongs to.
+    namespace: &'static str,
+    socketio: OnceLock<ByteString>,
 }
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Frame) -> bool {
+        self.0.text == other.0.text && self.0.namespace == other.0.namespace
+    }
+}
+
+impl Eq for Frame {}
 
 #[derive(Serialize)]
 struct ErrorData<'a> {
@@ -26,13 +44,22 @@ struct ErrorData<'a> {
 }
 
 impl Frame {
-    /// Serializes `{"event": event, "data": data}`.
+    /// Serializes `{"event": event, "data": data}` (namespace `/`).
     pub fn event<T: Serialize>(event: &str, data: &T) -> Frame {
         // Serializing our own Serialize types to a String cannot fail: they
         // hold no maps with non-string keys and no failing impls.
-        let text = serde_json::to_string(&Envelope { event, data })
-            .unwrap_or_else(|e| format!(r#"{{"event":"error","data":{{"error":"{e}"}}}}"#));
-        Frame(ByteString::from(text))
+        let name = serde_json::to_string(event).unwrap_or_else(|_| r#""error""#.to_owned());
+        let data = serde_json::to_string(data).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#));
+        let text = format!(r#"{{"event":{name},"data":{data}}}"#);
+        let event_start = r#"{"event":"#.len();
+        let data_start = event_start + name.len() + r#","data":"#.len();
+        Frame(Arc::new(Encoded {
+            event: event_start..event_start + name.len(),
+            data: data_start..data_start + data.len(),
+            text: ByteString::from(text),
+            namespace: "/",
+            socketio: OnceLock::new(),
+        }))
     }
 
     /// An `error` event: `{"error": message}`, plus the field at fault if any.
@@ -47,8 +74,46 @@ impl Frame {
         )
     }
 
+    /// Places a frame being built in a Socket.IO namespace (`/products`,
+    /// `/chat`); the plain encoding is the same in every namespace.
+    pub fn in_namespace(mut self, namespace: &'static str) -> Frame {
+        match Arc::get_mut(&mut self.0) {
+            Some(encoded) => {
+                encoded.namespace = namespace;
+                self
+            }
+            None => Frame(Arc::new(Encoded {
+                text: self.0.text.clone(),
+                event: self.0.event.clone(),
+                data: self.0.data.clone(),
+                namespace,
+                socketio: OnceLock::new(),
+            })),
+        }
+    }
+
     pub fn text(&self) -> &ByteString {
-        &self.0
+        &self.0.text
+    }
+
+    /// The event as an Engine.IO message carrying a Socket.IO EVENT packet:
+    /// `42/chat,["message",{...}]`. Made on first use, then shared.
+    pub fn socketio_packet(&self) -> ByteString {
+        self.0
+            .socketio
+            .get_or_init(|| {
+                let encoded = &self.0;
+                let namespace = match encoded.namespace {
+                    "/" => String::new(),
+                    other => format!("{other},"),
+                };
+                ByteString::from(format!(
+                    "42{namespace}[{},{}]",
+                    &encoded.text[encoded.event.clone()],
+                    &encoded.text[encoded.data.clone()]
+                ))
+            })
+            .clone()
     }
 }
 
@@ -81,6 +146,20 @@ mod tests {
             &**frame.text(),
             r#"{"event":"product:deleted","data":{"_id":"x"}}"#
         );
+    }
+
+    #[test]
+    fn the_socketio_encoding_is_made_once_and_shared() {
+        let frame = Frame::event("message", &serde_json::json!({"user": "a@b.co"})).in_namespace("/chat");
+        let copy = frame.clone();
+        assert_eq!(&*frame.socketio_packet(), r#"42/chat,["message",{"user":"a@b.co"}]"#);
+        assert_eq!(
+            frame.socketio_packet().as_bytes().as_ptr(),
+            copy.socketio_packet().as_bytes().as_ptr()
+        );
+        let root = Frame::event("update_products", &serde_json::json!({"id": "x"}));
+        assert_eq!(&*root.socketio_packet(), r#"42["update_products",{"id":"x"}]"#);
+        assert_eq!(&**root.text(), r#"{"event":"update_products","data":{"id":"x"}}"#);
     }
 
     #[test]
