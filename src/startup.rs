@@ -189,6 +189,10 @@ impl Application {
             },
             chat: SessionContext {
                 metrics: metrics.websocket("chat"),
+                shutdown: going_away.clone(),
+            },
+            socketio: SessionContext {
+                metrics: metrics.websocket("socketio"),
                 shutdown: going_away,
             },
         });
@@ -243,6 +247,7 @@ impl Application {
             sessions,
             session_limits,
             cluster,
+            socketio: Arc::default(),
         };
         let mut server = HttpServer::new(move || {
             // Runs once per worker thread: this worker's store actor.
@@ -280,6 +285,8 @@ impl Application {
                                 .unwrap_or_else(|| "-".to_owned())
                         })
                         .exclude("/health")
+                        // Long polls: one per Socket.IO client per heartbeat.
+                        .exclude("/socket.io")
                         .exclude_regex("^/ws/"),
                 )
                 // Outermost: routing, logs and metrics see the normal form.

@@ -12,6 +12,7 @@ use crate::configuration::Settings;
 use crate::metrics::Metrics;
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
+use crate::realtime::socketio::SocketIoSessions;
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::store::MongoStore;
 use crate::templates::Templates;
@@ -33,6 +34,8 @@ pub struct AppState {
     /// What each endpoint's WebSocket sessions are given.
     pub sessions: Arc<EndpointSessions>,
     pub session_limits: Arc<SessionLimits>,
+    /// The live Socket.IO sessions, by Engine.IO session id.
+    pub socketio: Arc<SocketIoSessions>,
     /// The Redis link, when instances share one world.
     pub cluster: Option<Arc<ClusterLink>>,
 }
@@ -41,4 +44,5 @@ pub struct AppState {
 pub struct EndpointSessions {
     pub products: SessionContext,
     pub chat: SessionContext,
+    pub socketio: SessionContext,
 }

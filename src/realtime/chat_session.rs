@@ -42,7 +42,54 @@ enum Membership {
 }
 
 /// The join-time refusal for an e-mail that belongs to an account.
-const ACCOUNT_EMAIL: &str = "that e-mail belongs to an account: log in to chat as it";
+pub(crate) const ACCOUNT_EMAIL: &str = "that e-mail belongs to an account: log in to chat as it";
+
+/// What a `join` asks for, given who the connection is: the rule every
+/// chat transport (plain socket, Socket.IO) follows.
+pub(crate) enum JoinDecision {
+    /// Join now as `user` (`None`: as a reader).
+    Enter { user: Option<Email>, verified: bool },
+    /// An anonymous visitor: join once the store says the e-mail is nobody's.
+    CheckAnonymous(Email),
+    Refuse(ValidationError),
+}
+
+/// A logged-in user joins as their own e-mail only; a visitor with any
+/// valid e-mail (checked against the accounts), or as a reader when
+/// anonymous chat is off.
+pub(crate) fn decide_join(
+    identity: Option<&Email>,
+    allow_anonymous: bool,
+    data: &serde_json::Value,
+) -> JoinDecision {
+    let requested = data.get("user").and_then(|u| u.as_str());
+    match (identity, requested) {
+        (Some(identity), None) => JoinDecision::Enter {
+            user: Some(identity.clone()),
+            verified: true,
+        },
+        (Some(identity), Some(raw)) => match Email::parse("user", raw) {
+            Ok(email) if email == *identity => JoinDecision::Enter {
+                user: Some(email),
+                verified: true,
+            },
+            _ => JoinDecision::Refuse(ValidationError::new(
+                "user",
+                format!("you are logged in: you chat as {identity}"),
+            )),
+        },
+        // Anonymous chat is off: join to read only.
+        (None, _) if !allow_anonymous => JoinDecision::Enter {
+            user: None,
+            verified: false,
+        },
+        (None, Some(raw)) => match Email::parse("user", raw) {
+            Ok(email) => JoinDecision::CheckAnonymous(email),
+            Err(error) => JoinDecision::Refuse(error),
+        },
+        (None, None) => JoinDecision::Refuse(ValidationError::new("user", r#"join needs {"user": "<e-mail>"}"#)),
+    }
+}
 
 impl ChatSession {
     pub fn new(
@@ -100,26 +147,10 @@ impl ChatSession {
             }
             Membership::Out => {}
         }
-        let requested = data.get("user").and_then(|u| u.as_str());
-        match (&self.identity, requested) {
-            (Some(identity), None) => self.enter(Some(identity.clone()), true, ctx),
-            (Some(identity), Some(raw)) => match Email::parse("user", raw) {
-                Ok(email) if email == *identity => self.enter(Some(email), true, ctx),
-                _ => send_validation_error(
-                    ctx,
-                    &ValidationError::new("user", format!("you are logged in: you chat as {identity}")),
-                ),
-            },
-            // Anonymous chat is off: join to read only.
-            (None, _) if !self.allow_anonymous => self.enter(None, false, ctx),
-            (None, Some(raw)) => match Email::parse("user", raw) {
-                Ok(email) => self.join_anonymously(email, ctx),
-                Err(error) => send_validation_error(ctx, &error),
-            },
-            (None, None) => send_validation_error(
-                ctx,
-                &ValidationError::new("user", r#"join needs {"user": "<e-mail>"}"#),
-            ),
+        match decide_join(self.identity.as_ref(), self.allow_anonymous, data) {
+            JoinDecision::Enter { user, verified } => self.enter(user, verified, ctx),
+            JoinDecision::CheckAnonymous(email) => self.join_anonymously(email, ctx),
+            JoinDecision::Refuse(error) => send_validation_error(ctx, &error),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod product_feed;
 pub mod product_session;
 pub mod protocol;
 pub mod session;
+pub mod socketio;
 
 pub use chat_room::ChatRoom;
 pub use chat_session::ChatSession;

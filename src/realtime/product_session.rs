@@ -135,7 +135,7 @@ struct IdRequest {
 }
 
 /// The `{"_id": "<id>"}` data of `product:delete` and `cart:watch`.
-fn parse_target(data: &serde_json::Value) -> Result<crate::domain::Id, ValidationError> {
+pub(crate) fn parse_target(data: &serde_json::Value) -> Result<crate::domain::Id, ValidationError> {
     let request = IdRequest::deserialize(data)
         .map_err(|_| ValidationError::new("_id", r#"this event needs {"_id": "<id>"}"#))?;
     parse_id("_id", &request.id)

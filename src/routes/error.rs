@@ -71,6 +71,12 @@ pub enum ApiError {
 }
 
 /// A chat message refused or not stored.
+impl From<crate::realtime::socketio::EngineError> for ApiError {
+    fn from(error: crate::realtime::socketio::EngineError) -> Self {
+        ApiError::BadRequest(error.to_string())
+    }
+}
+
 impl From<PostError> for ApiError {
     fn from(error: PostError) -> Self {
         match error {

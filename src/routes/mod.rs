@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod openapi;
 pub mod security;
+pub mod socketio;
 pub mod views;
 pub mod ws;
 
@@ -51,6 +52,13 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &Settings) {
         )
         .route("/ws/products", web::get().to(ws::products))
         .route("/ws/chat", web::get().to(ws::chat))
+        .route("/socket.io/socket.io.js", web::get().to(socketio::client_bundle))
+        .service(
+            web::resource("/socket.io")
+                .app_data(web::PayloadConfig::new(settings.websocket.max_frame_bytes))
+                .route(web::get().to(socketio::get))
+                .route(web::post().to(socketio::post)),
+        )
         .route("/", web::get().to(views::home))
         .route("/realtimeproducts", web::get().to(views::realtime_products))
         .route("/chat", web::get().to(views::chat))

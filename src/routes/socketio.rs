@@ -1,0 +1,160 @@
+//! `/socket.io/`: the Engine.IO endpoint socket.io-client talks to: the
+//! handshake, long-polling GETs and POSTs, and WebSocket connections (an
+//! upgrade of a polling session, or a session of their own). And
+//! `/socket.io/socket.io.js`, the client bundle, as a Socket.IO server
+//! serves it.
+
+use actix::prelude::*;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web_actors::ws::WsResponseBuilder;
+use serde::Deserialize;
+
+use super::extractors::{ChatIdentity, Viewer};
+use super::security::client_address;
+use super::ApiError;
+use crate::realtime::socketio::{
+    ClientPackets, EngineSocket, Poll, SocketIoDeps, SocketIoIdentity, SocketIoSession,
+};
+use crate::state::AppState;
+
+/// The client bundle: socket.io-client's `dist/socket.io.min.js`, vendored
+/// (assets/vendor/socket.io/README.md), compiled in.
+const CLIENT_BUNDLE: &str = include_str!("../../assets/vendor/socket.io/socket.io.min.js");
+
+#[derive(Deserialize)]
+pub struct EngineQuery {
+    #[serde(rename = "EIO")]
+    version: Option<String>,
+    transport: Option<String>,
+    sid: Option<String>,
+}
+
+enum Transport {
+    Polling,
+    WebSocket,
+}
+
+impl EngineQuery {
+    fn transport(&self) -> Result<Transport, ApiError> {
+        if self.version.as_deref() != Some("4") {
+            return Err(ApiError::BadRequest(
+                "unsupported protocol: this server speaks Engine.IO 4 (EIO=4, socket.io-client 4.x)".to_owned(),
+            ));
+        }
+        match self.transport.as_deref() {
+            Some("polling") => Ok(Transport::Polling),
+            Some("websocket") => Ok(Transport::WebSocket),
+            _ => Err(ApiError::BadRequest(
+                "unknown transport: use transport=polling or transport=websocket".to_owned(),
+            )),
+        }
+    }
+}
+
+/// `GET /socket.io/`: a handshake (no `sid`), a long poll, or a WebSocket.
+pub async fn get(
+    request: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<EngineQuery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let transport = query.transport()?;
+    let max_frame = state.settings.websocket.max_frame_bytes;
+    let queue = state.settings.websocket.outbound_queue;
+    match (transport, &query.sid) {
+        (Transport::Polling, None) => {
+            let session = open_session(&request, &state).await?;
+            let open = session.open_packet(true);
+            session.start();
+            Ok(packets(open))
+        }
+        (Transport::Polling, Some(sid)) => {
+            let session = find(&state, sid)?;
+            let body = session.send(Poll).await.map_err(gone)?.map_err(ApiError::from)?;
+            Ok(packets(body))
+        }
+        (Transport::WebSocket, None) => {
+            let session = open_session(&request, &state).await?.start();
+            WsResponseBuilder::new(EngineSocket::direct(session, queue), &request, stream)
+                .frame_size(max_frame)
+                .start()
+        }
+        (Transport::WebSocket, Some(sid)) => {
+            let session = find(&state, sid)?;
+            WsResponseBuilder::new(EngineSocket::upgrade(session, queue), &request, stream)
+                .frame_size(max_frame)
+                .start()
+        }
+    }
+}
+
+/// `POST /socket.io/?sid=...`: packets from a long-polling client.
+pub async fn post(
+    state: web::Data<AppState>,
+    query: web::Query<EngineQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let Transport::Polling = query.transport()? else {
+        return Err(ApiError::BadRequest("POST is for transport=polling".to_owned()));
+    };
+    let sid = query
+        .sid
+        .as_deref()
+        .ok_or_else(|| ApiError::BadRequest("POST needs the session id (sid)".to_owned()))?;
+    let session = find(&state, sid)?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::BadRequest("packets must be UTF-8 text (binary is not supported)".to_owned()))?;
+    session.send(ClientPackets(text)).await.map_err(gone)??;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=UTF-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body("ok"))
+}
+
+/// `GET /socket.io/socket.io.js`: the client bundle.
+pub async fn client_bundle() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(CLIENT_BUNDLE)
+}
+
+/// A new session for this client: a place under the session limits (503 /
+/// 429 when full) and who it is (the session cookie).
+async fn open_session(request: &HttpRequest, state: &AppState) -> Result<SocketIoSession, ApiError> {
+    let address = client_address(request, &state.settings.server.trusted_proxies);
+    let slot = state.session_limits.admit(address)?;
+    let Viewer(viewer) = Viewer::extract(request).await?;
+    let ChatIdentity(chat) = ChatIdentity::extract(request).await?;
+    let deps = SocketIoDeps {
+        websocket: state.settings.websocket.clone(),
+        chat: state.settings.chat.clone(),
+        store: state.store.clone(),
+        product_feed: state.product_feed.clone(),
+        chat_room: state.chat_room.clone(),
+        accounts: state.accounts.clone(),
+        sessions: state.socketio.clone(),
+        context: state.sessions.socketio.clone(),
+    };
+    Ok(SocketIoSession::new(deps, SocketIoIdentity { viewer, chat }, slot))
+}
+
+fn find(state: &AppState, sid: &str) -> Result<Addr<SocketIoSession>, ApiError> {
+    state
+        .socketio
+        .get(sid)
+        .ok_or_else(|| ApiError::BadRequest("unknown session id: it closed or never existed; connect again".to_owned()))
+}
+
+fn gone(_: MailboxError) -> ApiError {
+    ApiError::BadRequest("the session closed; connect again".to_owned())
+}
+
+/// A long-polling response: packets separated by `\x1e`.
+fn packets(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=UTF-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
