@@ -48,7 +48,10 @@ pub(crate) const ACCOUNT_EMAIL: &str = "that e-mail belongs to an account: log i
 /// chat transport (plain socket, Socket.IO) follows.
 pub(crate) enum JoinDecision {
     /// Join now as `user` (`None`: as a reader).
-    Enter { user: Option<Email>, verified: bool },
+    Enter {
+        user: Option<Email>,
+        verified: bool,
+    },
     /// An anonymous visitor: join once the store says the e-mail is nobody's.
     CheckAnonymous(Email),
     Refuse(ValidationError),
@@ -87,7 +90,9 @@ pub(crate) fn decide_join(
             Ok(email) => JoinDecision::CheckAnonymous(email),
             Err(error) => JoinDecision::Refuse(error),
         },
-        (None, None) => JoinDecision::Refuse(ValidationError::new("user", r#"join needs {"user": "<e-mail>"}"#)),
+        (None, None) => {
+            JoinDecision::Refuse(ValidationError::new("user", r#"join needs {"user": "<e-mail>"}"#))
+        }
     }
 }
 

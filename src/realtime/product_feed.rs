@@ -180,7 +180,13 @@ impl ProductFeed {
 
     fn broadcast(&mut self, frame: Frame, product: Id, what: &str) {
         if !self.update_listeners.is_empty() {
-            let update = Frame::event("update_products", &ProductUpdate { id: product, msg: what });
+            let update = Frame::event(
+                "update_products",
+                &ProductUpdate {
+                    id: product,
+                    msg: what,
+                },
+            );
             self.update_listeners.retain(|_, session| offer(session, &update));
         }
         if let Some(changes) = &mut self.changes_during_read {

@@ -152,7 +152,10 @@ mod tests {
     fn the_socketio_encoding_is_made_once_and_shared() {
         let frame = Frame::event("message", &serde_json::json!({"user": "a@b.co"})).in_namespace("/chat");
         let copy = frame.clone();
-        assert_eq!(&*frame.socketio_packet(), r#"42/chat,["message",{"user":"a@b.co"}]"#);
+        assert_eq!(
+            &*frame.socketio_packet(),
+            r#"42/chat,["message",{"user":"a@b.co"}]"#
+        );
         assert_eq!(
             frame.socketio_packet().as_bytes().as_ptr(),
             copy.socketio_packet().as_bytes().as_ptr()

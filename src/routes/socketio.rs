@@ -39,7 +39,8 @@ impl EngineQuery {
     fn transport(&self) -> Result<Transport, ApiError> {
         if self.version.as_deref() != Some("4") {
             return Err(ApiError::BadRequest(
-                "unsupported protocol: this server speaks Engine.IO 4 (EIO=4, socket.io-client 4.x)".to_owned(),
+                "unsupported protocol: this server speaks Engine.IO 4 (EIO=4, socket.io-client 4.x)"
+                    .to_owned(),
             ));
         }
         match self.transport.as_deref() {
@@ -103,8 +104,9 @@ pub async fn post(
         .as_deref()
         .ok_or_else(|| ApiError::BadRequest("POST needs the session id (sid)".to_owned()))?;
     let session = find(&state, sid)?;
-    let text = String::from_utf8(body.to_vec())
-        .map_err(|_| ApiError::BadRequest("packets must be UTF-8 text (binary is not supported)".to_owned()))?;
+    let text = String::from_utf8(body.to_vec()).map_err(|_| {
+        ApiError::BadRequest("packets must be UTF-8 text (binary is not supported)".to_owned())
+    })?;
     session.send(ClientPackets(text)).await.map_err(gone)??;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=UTF-8")
@@ -137,14 +139,17 @@ async fn open_session(request: &HttpRequest, state: &AppState) -> Result<SocketI
         sessions: state.socketio.clone(),
         context: state.sessions.socketio.clone(),
     };
-    Ok(SocketIoSession::new(deps, SocketIoIdentity { viewer, chat }, slot))
+    Ok(SocketIoSession::new(
+        deps,
+        SocketIoIdentity { viewer, chat },
+        slot,
+    ))
 }
 
 fn find(state: &AppState, sid: &str) -> Result<Addr<SocketIoSession>, ApiError> {
-    state
-        .socketio
-        .get(sid)
-        .ok_or_else(|| ApiError::BadRequest("unknown session id: it closed or never existed; connect again".to_owned()))
+    state.socketio.get(sid).ok_or_else(|| {
+        ApiError::BadRequest("unknown session id: it closed or never existed; connect again".to_owned())
+    })
 }
 
 fn gone(_: MailboxError) -> ApiError {

@@ -584,3 +584,63 @@ async fn the_chat_page_comes_back_by_itself_after_a_server_restart() {
     assert!(metrics.contains("ecommerce_csp_violations_total 0"), "{metrics}");
     drop(server);
 }
+
+#[actix_web::test]
+async fn a_course_style_socket_io_page_updates_live() {
+    let Some(driver) = Driver::start("a_course_style_socket_io_page_updates_live").await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    app.create_product(&product("SIO-PAGE-0")).await;
+    let browser = driver.browser().await;
+    // Plain socket.io-client code: io(), socket.on(...), the bundle from
+    // /socket.io/socket.io.js.
+    browser
+        .goto(&app.url("/assets/examples/socketio.html"))
+        .await
+        .expect("open the page");
+    wait_until(
+        &browser,
+        "the connection",
+        "document.querySelector('#status').innerText === 'connected'",
+    )
+    .await;
+    wait_until(
+        &browser,
+        "the snapshot",
+        "document.querySelector('#products').innerText.includes('Product SIO-PAGE-0')",
+    )
+    .await;
+    let mut body = product("SIO-PAGE-1");
+    body["title"] = json!("Sent from Postman");
+    let created = app.create_product(&body).await;
+    wait_until(
+        &browser,
+        "the new product",
+        "document.querySelector('#products').innerText.includes('Sent from Postman')",
+    )
+    .await;
+    let id = created["_id"].as_str().expect("id");
+    wait_until(
+        &browser,
+        "the update_products notice",
+        &format!("document.querySelector('#updates').innerText.includes('product created: {id}')"),
+    )
+    .await;
+    assert!(
+        visible(&browser, "#products li[data-id]").await,
+        "the list is shown"
+    );
+    // A deletion disappears from the page.
+    app.delete(&format!("/api/products/{id}")).await;
+    wait_until(
+        &browser,
+        "the deletion",
+        "!document.querySelector('#products').innerText.includes('Sent from Postman')",
+    )
+    .await;
+    assert!(text_of(&browser, "#updates").await.contains("product deleted"));
+    screenshot(&browser, "socketio-course-page").await;
+    browser.close().await.expect("close");
+    assert_no_csp_violations(&app).await;
+}

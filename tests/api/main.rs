@@ -13,6 +13,7 @@ mod products_ws;
 mod reliability;
 mod restart;
 mod security;
+mod socketio;
 mod uploads;
 mod users;
 mod views;

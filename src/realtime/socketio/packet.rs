@@ -82,7 +82,9 @@ impl<'a> SocketPacket<'a> {
         }
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let ack = if digits > 0 {
-            let id = rest[..digits].parse().map_err(|_| "acknowledgement id too large".to_owned())?;
+            let id = rest[..digits]
+                .parse()
+                .map_err(|_| "acknowledgement id too large".to_owned())?;
             rest = &rest[digits..];
             Some(id)
         } else {
@@ -150,17 +152,30 @@ mod tests {
         assert_eq!(packet.ack, Some(17));
         assert_eq!(packet.data.unwrap()[0], "join");
         let connect = SocketPacket::parse("0/products,").unwrap();
-        assert_eq!((connect.kind, connect.namespace, connect.data), (SocketPacketKind::Connect, "/products", None));
+        assert_eq!(
+            (connect.kind, connect.namespace, connect.data),
+            (SocketPacketKind::Connect, "/products", None)
+        );
         let root = SocketPacket::parse(r#"0{"token":"x"}"#).unwrap();
         assert_eq!(root.namespace, "/");
         assert!(root.data.is_some());
-        assert_eq!(EnginePacket::parse("2probe").unwrap(), EnginePacket::Ping("probe"));
+        assert_eq!(
+            EnginePacket::parse("2probe").unwrap(),
+            EnginePacket::Ping("probe")
+        );
         assert_eq!(EnginePacket::parse("40").unwrap(), EnginePacket::Message("0"));
     }
 
     #[test]
     fn refuses_garbage_with_a_reason() {
-        for garbage in ["", "9", "2[", "5-1[]", "299999999999999999999999[]", "2/chat,[\"a\""] {
+        for garbage in [
+            "",
+            "9",
+            "2[",
+            "5-1[]",
+            "299999999999999999999999[]",
+            "2/chat,[\"a\"",
+        ] {
             assert!(SocketPacket::parse(garbage).is_err(), "{garbage:?}");
         }
         for garbage in ["", "x", "b4AAA", "7"] {
@@ -172,7 +187,13 @@ mod tests {
     fn encodes_what_socket_io_client_reads() {
         assert_eq!(connected("/chat", "abc"), r#"40/chat,{"sid":"abc"}"#);
         assert_eq!(connected("/", "abc"), r#"40{"sid":"abc"}"#);
-        assert_eq!(ack("/chat", 3, &serde_json::json!({"status": "success"})), r#"43/chat,3[{"status":"success"}]"#);
-        assert_eq!(connect_error("/nope", "Invalid namespace"), r#"44/nope,{"message":"Invalid namespace"}"#);
+        assert_eq!(
+            ack("/chat", 3, &serde_json::json!({"status": "success"})),
+            r#"43/chat,3[{"status":"success"}]"#
+        );
+        assert_eq!(
+            connect_error("/nope", "Invalid namespace"),
+            r#"44/nope,{"message":"Invalid namespace"}"#
+        );
     }
 }

@@ -41,11 +41,18 @@ pub struct SocketIoSessions(Mutex<HashMap<String, Addr<SocketIoSession>>>);
 
 impl SocketIoSessions {
     pub fn get(&self, sid: &str) -> Option<Addr<SocketIoSession>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).get(sid).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sid)
+            .cloned()
     }
 
     fn insert(&self, sid: String, session: Addr<SocketIoSession>) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(sid, session);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sid, session);
     }
 
     fn remove(&self, sid: &str) {
@@ -95,7 +102,9 @@ pub struct SocketIoSession {
 
 enum Transport {
     /// Long-polling: a GET waiting for packets, if any.
-    Polling { waiter: Option<oneshot::Sender<String>> },
+    Polling {
+        waiter: Option<oneshot::Sender<String>>,
+    },
     WebSocket(Recipient<SocketWrite>),
 }
 
@@ -197,7 +206,9 @@ impl SocketIoSession {
     /// size settings the client must follow.
     pub fn open_packet(&self, upgrades: bool) -> String {
         let settings = &self.deps.websocket;
-        let ping_timeout = settings.client_timeout_ms.saturating_sub(settings.heartbeat_interval_ms);
+        let ping_timeout = settings
+            .client_timeout_ms
+            .saturating_sub(settings.heartbeat_interval_ms);
         let open = json!({
             "sid": self.sid,
             "upgrades": if upgrades { vec!["websocket"] } else { Vec::new() },
@@ -210,7 +221,12 @@ impl SocketIoSession {
 
     fn ping_timeout(&self) -> Duration {
         let settings = &self.deps.websocket;
-        Duration::from_millis(settings.client_timeout_ms.saturating_sub(settings.heartbeat_interval_ms).max(1000))
+        Duration::from_millis(
+            settings
+                .client_timeout_ms
+                .saturating_sub(settings.heartbeat_interval_ms)
+                .max(1000),
+        )
     }
 
     /// Sends one packet by the current transport. A client whose queue is
@@ -340,9 +356,10 @@ impl SocketIoSession {
             "/" if self.updates.is_none() => {
                 let id = next_session_id();
                 self.updates = Some(id);
-                self.deps
-                    .product_feed
-                    .do_send(SubscribeUpdates { id, session: recipient });
+                self.deps.product_feed.do_send(SubscribeUpdates {
+                    id,
+                    session: recipient,
+                });
             }
             "/products" if self.products.is_none() => {
                 let id = next_session_id();
@@ -350,7 +367,10 @@ impl SocketIoSession {
                 // Connected first, then the snapshot (it comes through the
                 // mailbox, after this).
                 self.send_text(packet::connected(namespace, &random_id()), ctx);
-                self.deps.product_feed.do_send(Subscribe { id, session: recipient });
+                self.deps.product_feed.do_send(Subscribe {
+                    id,
+                    session: recipient,
+                });
                 return;
             }
             "/chat" if self.chat.is_none() => {
@@ -394,9 +414,17 @@ impl SocketIoSession {
     /// Answers an event: with its acknowledgement if the client asked for
     /// one (`{status, payload}` or `{status, error, field}`), else a refusal
     /// as an `error` event, as the plain sockets do.
-    fn answer(&mut self, namespace: &str, ack: Option<u64>, outcome: Result<Value, Refusal>, ctx: &mut Context<Self>) {
+    fn answer(
+        &mut self,
+        namespace: &str,
+        ack: Option<u64>,
+        outcome: Result<Value, Refusal>,
+        ctx: &mut Context<Self>,
+    ) {
         let reply = match (ack, outcome) {
-            (Some(id), Ok(payload)) => packet::ack(namespace, id, &json!({"status": "success", "payload": payload})),
+            (Some(id), Ok(payload)) => {
+                packet::ack(namespace, id, &json!({"status": "success", "payload": payload}))
+            }
             (Some(id), Err(refusal)) => packet::ack(namespace, id, &refusal.ack()),
             (None, Ok(_)) => return,
             (None, Err(refusal)) => packet::event(namespace, "error", &refusal.event()),
@@ -404,11 +432,21 @@ impl SocketIoSession {
         self.send_text(reply, ctx);
     }
 
-    fn on_event(&mut self, namespace: String, ack: Option<u64>, name: &str, data: Value, ctx: &mut Context<Self>) {
+    fn on_event(
+        &mut self,
+        namespace: String,
+        ack: Option<u64>,
+        name: &str,
+        data: Value,
+        ctx: &mut Context<Self>,
+    ) {
         match (namespace.as_str(), name) {
-            ("/products", _) if self.products.is_none() => {
-                self.answer(&namespace, ack, Err(Refusal::new("connect to /products first")), ctx)
-            }
+            ("/products", _) if self.products.is_none() => self.answer(
+                &namespace,
+                ack,
+                Err(Refusal::new("connect to /products first")),
+                ctx,
+            ),
             ("/chat", _) if self.chat.is_none() => {
                 self.answer(&namespace, ack, Err(Refusal::new("connect to /chat first")), ctx)
             }
@@ -420,7 +458,8 @@ impl SocketIoSession {
                     match NewProduct::parse(&data) {
                         Ok(product) => {
                             let store = self.deps.store.clone();
-                            let create = async move { Ok(json!(ask_store(&store, CreateProduct { product }).await?)) };
+                            let create =
+                                async move { Ok(json!(ask_store(&store, CreateProduct { product }).await?)) };
                             self.answer_later(namespace, ack, create, ctx);
                         }
                         Err(error) => self.answer(&namespace, ack, Err(error.into()), ctx),
@@ -456,7 +495,11 @@ impl SocketIoSession {
             ("/chat", "join") => self.join(namespace, ack, &data, ctx),
             ("/chat", "message") => self.post(namespace, ack, &data, ctx),
             ("/chat", "leave") => {
-                let outcome = match self.chat.as_mut().map(|chat| std::mem::replace(&mut chat.membership, Membership::Out)) {
+                let outcome = match self
+                    .chat
+                    .as_mut()
+                    .map(|chat| std::mem::replace(&mut chat.membership, Membership::Out))
+                {
                     Some(Membership::Member(_)) => {
                         let id = self.chat.as_ref().map(|chat| chat.id).unwrap_or_default();
                         self.deps.chat_room.do_send(Leave { id });
@@ -472,7 +515,9 @@ impl SocketIoSession {
                     "/chat" => "join, message and leave",
                     _ => "no events (it only sends update_products)",
                 };
-                let refusal = Refusal::new(format!("unknown event {other:?}: {namespace_name} accepts {accepted}"));
+                let refusal = Refusal::new(format!(
+                    "unknown event {other:?}: {namespace_name} accepts {accepted}"
+                ));
                 self.answer(&namespace, ack, Err(refusal), ctx);
             }
         }
@@ -491,7 +536,12 @@ impl SocketIoSession {
     fn join(&mut self, namespace: String, ack: Option<u64>, data: &Value, ctx: &mut Context<Self>) {
         let Some(chat) = &self.chat else { return };
         if !matches!(chat.membership, Membership::Out) {
-            return self.answer(&namespace, ack, Err(Refusal::new("already joined; send leave first")), ctx);
+            return self.answer(
+                &namespace,
+                ack,
+                Err(Refusal::new("already joined; send leave first")),
+                ctx,
+            );
         }
         let allow_anonymous = self.deps.chat.allow_anonymous;
         match decide_join(self.identity.chat.as_ref(), allow_anonymous, data) {
@@ -522,7 +572,8 @@ impl SocketIoSession {
                                 session.answer(&namespace, ack, Err(refusal), ctx);
                             }
                             Err(error) => {
-                                let refusal = Refusal::new(format!("join failed: {}", error.client_message()));
+                                let refusal =
+                                    Refusal::new(format!("join failed: {}", error.client_message()));
                                 session.answer(&namespace, ack, Err(refusal), ctx);
                             }
                         }
@@ -538,7 +589,14 @@ impl SocketIoSession {
         }
     }
 
-    fn enter(&mut self, namespace: String, ack: Option<u64>, user: Option<Email>, verified: bool, ctx: &mut Context<Self>) {
+    fn enter(
+        &mut self,
+        namespace: String,
+        ack: Option<u64>,
+        user: Option<Email>,
+        verified: bool,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(chat) = &mut self.chat else { return };
         chat.membership = Membership::Member(user.clone());
         let id = chat.id;
@@ -570,7 +628,10 @@ impl SocketIoSession {
         let post = async move {
             match room.send(PostMessage { message, verified }).await {
                 Ok(Ok(stored)) => Ok(json!(stored)),
-                Ok(Err(error)) => Err(Refusal::new(format!("message not sent: {}", error.client_message()))),
+                Ok(Err(error)) => Err(Refusal::new(format!(
+                    "message not sent: {}",
+                    error.client_message()
+                ))),
                 Err(_) => Err(Refusal::new("message not sent: the chat is unavailable")),
             }
         };
@@ -639,7 +700,9 @@ impl Actor for SocketIoSession {
         self.metrics.sessions.inc();
         ctx.set_mailbox_capacity(self.deps.websocket.outbound_queue);
         self.deps.sessions.insert(self.sid.clone(), ctx.address());
-        ctx.run_interval(self.deps.websocket.heartbeat_interval(), |session, ctx| session.heartbeat(ctx));
+        ctx.run_interval(self.deps.websocket.heartbeat_interval(), |session, ctx| {
+            session.heartbeat(ctx)
+        });
         let mut shutdown = self.shutdown.clone();
         let going_away = async move {
             let _ = shutdown.wait_for(|stopping| *stopping).await;
@@ -663,7 +726,9 @@ impl Actor for SocketIoSession {
             Transport::Polling { waiter: Some(waiter) } => {
                 let _ = waiter.send(CLOSE.to_owned());
             }
-            Transport::WebSocket(socket) => socket.do_send(SocketWrite::Close(actix_web_actors::ws::CloseCode::Normal)),
+            Transport::WebSocket(socket) => {
+                socket.do_send(SocketWrite::Close(actix_web_actors::ws::CloseCode::Normal))
+            }
             Transport::Polling { waiter: None } => {}
         }
     }
