@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use report::Report;
-use session::{Scenario, SessionPlan};
+use session::{Protocol, Scenario, SessionPlan};
 use stats::{ServerProcess, Stats};
 
 #[derive(Parser, Debug)]
@@ -42,6 +42,9 @@ struct Args {
     urls: Vec<String>,
     #[arg(long, value_enum, default_value = "chat")]
     scenario: Scenario,
+    /// Plain WebSocket frames, or Socket.IO over its WebSocket transport.
+    #[arg(long, value_enum, default_value = "plain")]
+    protocol: Protocol,
     /// Sessions to open.
     #[arg(long, default_value_t = 1000)]
     sessions: usize,
@@ -135,6 +138,7 @@ async fn main() -> anyhow::Result<()> {
             server: servers[index % servers.len()],
             source,
             scenario: args.scenario,
+            protocol: args.protocol,
             send_every: sends.then(|| Duration::from_secs_f64(per_sender)),
         };
         tasks.push(tokio::spawn(session::run(plan, stats.clone())));

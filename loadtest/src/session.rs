@@ -24,11 +24,22 @@ pub enum Scenario {
     Products,
 }
 
+/// How the session speaks to the server.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Protocol {
+    /// `/ws/chat` and `/ws/products`: `{"event", "data"}` text frames.
+    Plain,
+    /// Socket.IO over its WebSocket transport (`/socket.io/`, namespaces
+    /// `/chat` and `/products`), answering Engine.IO pings.
+    Socketio,
+}
+
 pub struct SessionPlan {
     pub index: usize,
     pub server: SocketAddr,
     pub source: IpAddr,
     pub scenario: Scenario,
+    pub protocol: Protocol,
     /// Interval between this session's messages, if it is a sender.
     pub send_every: Option<Duration>,
 }
@@ -56,9 +67,11 @@ pub fn stamped_text() -> String {
 }
 
 pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
-    let path = match plan.scenario {
-        Scenario::Chat => "/ws/chat",
-        Scenario::Products => "/ws/products",
+    let (path, namespace) = match (plan.protocol, plan.scenario) {
+        (Protocol::Plain, Scenario::Chat) => ("/ws/chat", ""),
+        (Protocol::Plain, Scenario::Products) => ("/ws/products", ""),
+        (Protocol::Socketio, Scenario::Chat) => ("/socket.io/?EIO=4&transport=websocket", "/chat"),
+        (Protocol::Socketio, Scenario::Products) => ("/socket.io/?EIO=4&transport=websocket", "/products"),
     };
     let connected = async {
         let socket = if plan.server.is_ipv4() {
@@ -85,12 +98,18 @@ pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
         }
     };
     Stats::count(&stats.connected);
+    let mut opening = Vec::new();
+    if plan.protocol == Protocol::Socketio {
+        // The server's open packet comes first; the namespace is joined
+        // (and the chat with it) right after, in order.
+        opening.push(format!("40{namespace},"));
+    }
     if plan.scenario == Scenario::Chat {
-        let join = format!(
-            r#"{{"event":"join","data":{{"user":"load{:06}@load.test"}}}}"#,
-            plan.index
-        );
-        if socket.send(Message::text(join)).await.is_err() {
+        let user = format!(r#"{{"user":"load{:06}@load.test"}}"#, plan.index);
+        opening.push(encode(plan.protocol, namespace, "join", &user));
+    }
+    for text in opening {
+        if socket.send(Message::text(text)).await.is_err() {
             Stats::count(&stats.dropped);
             return;
         }
@@ -113,13 +132,23 @@ pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
         };
         tokio::select! {
             received = socket.next() => match received {
-                Some(Ok(Message::Text(text))) => handle_frame(&text, &stats, &mut joined, plan.scenario),
+                Some(Ok(Message::Text(text))) => match plan.protocol {
+                    Protocol::Plain => handle_frame(&text, &stats, &mut joined, plan.scenario),
+                    // An Engine.IO ping: answer it, or the server drops us.
+                    Protocol::Socketio if text.as_str() == "2" => {
+                        if socket.send(Message::text("3")).await.is_err() {
+                            break;
+                        }
+                    }
+                    Protocol::Socketio => handle_packet(&text, &stats, &mut joined, plan.scenario),
+                },
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
             () = tick => {
                 if joined && stats.sending.load(Ordering::Relaxed) {
-                    let message = format!(r#"{{"event":"message","data":{{"message":"{}","to":null}}}}"#, stamped_text());
+                    let data = format!(r#"{{"message":"{}","to":null}}"#, stamped_text());
+                    let message = encode(plan.protocol, namespace, "message", &data);
                     if socket.send(Message::text(message)).await.is_err() {
                         break;
                     }
@@ -137,14 +166,48 @@ pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
     }
 }
 
+/// A client event in the protocol's encoding (`data` is JSON).
+fn encode(protocol: Protocol, namespace: &str, event: &str, data: &str) -> String {
+    match protocol {
+        Protocol::Plain => format!(r#"{{"event":"{event}","data":{data}}}"#),
+        Protocol::Socketio => format!(r#"42{namespace},["{event}",{data}]"#),
+    }
+}
+
 fn handle_frame(text: &str, stats: &Stats, joined: &mut bool, scenario: Scenario) {
     let Ok(frame) = serde_json::from_str::<Frame>(text) else {
         stats.error(text);
         return;
     };
-    match (scenario, frame.event) {
+    handle_event(frame.event, frame.data, stats, joined, scenario);
+}
+
+/// A Socket.IO packet: events (`42/chat,["name",data]`) are counted like
+/// plain frames; the open and connect packets are not events.
+fn handle_packet(text: &str, stats: &Stats, joined: &mut bool, scenario: Scenario) {
+    if text.starts_with("0") || text.starts_with("40") {
+        return;
+    }
+    if text.starts_with("44") || text.starts_with("41") {
+        stats.error(text);
+        return;
+    }
+    let Some(start) = text
+        .strip_prefix("42")
+        .and_then(|rest| rest.find('[').map(|at| at + 2))
+    else {
+        return;
+    };
+    match serde_json::from_str::<(&str, &RawValue)>(&text[start..]) {
+        Ok((event, data)) => handle_event(event, data, stats, joined, scenario),
+        Err(_) => stats.error(text),
+    }
+}
+
+fn handle_event(event: &str, data: &RawValue, stats: &Stats, joined: &mut bool, scenario: Scenario) {
+    match (scenario, event) {
         (Scenario::Chat, "message") | (Scenario::Products, "product:updated") => {
-            if let Some(sent) = stamp_of(frame.data.get()) {
+            if let Some(sent) = stamp_of(data.get()) {
                 stats.delivered(sent);
             }
         }
@@ -153,7 +216,7 @@ fn handle_frame(text: &str, stats: &Stats, joined: &mut bool, scenario: Scenario
             Stats::count(&stats.joined);
         }
         (Scenario::Chat, "presence:diff") => Stats::count(&stats.presence_frames),
-        (_, "error") => stats.error(frame.data.get()),
+        (_, "error") => stats.error(data.get()),
         _ => {}
     }
 }

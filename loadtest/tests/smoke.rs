@@ -185,3 +185,28 @@ async fn sessions_spread_over_two_instances_of_one_cluster_all_get_every_message
     // Senders on both instances, every session on both gets every message.
     assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
 }
+
+#[actix_web::test]
+async fn the_chat_scenario_over_socket_io_delivers_every_message() {
+    let app = TestApp::spawn().await;
+    let report = run_loadtest(
+        &app,
+        &[
+            "--protocol",
+            "socketio",
+            "--sessions",
+            "300",
+            "--senders",
+            "3",
+            "--send-rate",
+            "6",
+            "--duration",
+            "2",
+        ],
+    )
+    .await;
+    assert_eq!(report["sessions_joined"], 300, "{report}");
+    assert_eq!(report["error_events"], 0, "{report}");
+    assert!(report["messages_sent"].as_u64().unwrap() > 0);
+    assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
+}
