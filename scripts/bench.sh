@@ -39,6 +39,7 @@ run() {
 
 run chat-1k --sessions 1000 --senders 10 --send-rate 10 --duration 10
 run chat-10k-single-broadcasts --sessions 10000 --connect-rate 2000 --senders 2 --send-rate 1 --duration 20
+run chat-10k-socketio --protocol socketio --sessions 10000 --connect-rate 2000 --senders 2 --send-rate 1 --duration 20
 run chat-10k-throughput --sessions 10000 --connect-rate 2000 --senders 20 --send-rate 20 --duration 10
 run products-10k --scenario products --sessions 10000 --connect-rate 2000 --send-rate 1 --duration 20 "${ADMIN[@]}"
 run chat-19k-hold --sessions 19000 --source-ips 2 --connect-rate 2000 --senders 2 --send-rate 1 --duration 20 --hold "${HOLD_SECONDS:-180}"

@@ -392,3 +392,44 @@ async fn the_first_account_registered_on_one_instance_closes_product_writes_on_a
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[actix_web::test]
+async fn socket_io_sessions_take_part_in_the_cluster() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(redis) = RedisServer::start("socket_io_in_the_cluster").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &redis, |_| {}).await;
+    // A Socket.IO client (its WebSocket transport) on A...
+    let url = format!(
+        "ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket",
+        apps[0].port
+    );
+    let (mut socketio, _) = tokio_tungstenite::connect_async(url).await.expect("connects");
+    socketio.send(Message::text("40/chat,")).await.expect("send");
+    socketio
+        .send(Message::text(r#"42/chat,["join",{"user":"sio@cluster.test"}]"#))
+        .await
+        .expect("send");
+    // ...and a plain WebSocket client on B see each other and talk.
+    let (mut plain, _) =
+        join_when_listed(&apps[1].address, "plain@cluster.test", &["sio@cluster.test"]).await;
+    plain
+        .send_event("message", json!({ "message": "from a plain socket on B" }))
+        .await;
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socketio.next())
+            .await
+            .expect("the message reaches the Socket.IO client on A")
+            .expect("open")
+            .expect("a frame");
+        if let Message::Text(text) = frame {
+            if text.starts_with(r#"42/chat,["message","#) {
+                assert!(text.contains("from a plain socket on B"), "{text}");
+                break;
+            }
+        }
+    }
+}
