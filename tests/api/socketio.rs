@@ -55,6 +55,7 @@ async fn the_real_socket_io_client_works_over_both_transports() {
     let output = tokio::process::Command::new("node")
         .arg(dir.join("client.mjs"))
         .args([&app.address, ADMIN_EMAIL, ADMIN_PASSWORD])
+        .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(60), output)
         .await

@@ -69,7 +69,10 @@ async function main() {
   if (!Array.isArray(snapshot)) fail("the products snapshot is a list");
   await connected(upgraded);
   if (upgraded.io.engine.transport.name !== "websocket") {
-    await new Promise((resolve) => upgraded.io.engine.once("upgrade", resolve));
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no upgrade within ${TIMEOUT} ms`)), TIMEOUT);
+      upgraded.io.engine.once("upgrade", () => { clearTimeout(timer); resolve(); });
+    });
   }
   if (upgraded.io.engine.transport.name !== "websocket") fail("the default client upgrades to websocket");
   ok("default transports: polling, then upgraded to websocket");

@@ -101,9 +101,12 @@ pub struct SocketIoSession {
 }
 
 enum Transport {
-    /// Long-polling: a GET waiting for packets, if any.
+    /// Long-polling: a GET waiting for packets, if any. Once a WebSocket
+    /// has probed the session (`upgrading`), polls are answered at once
+    /// with a noop, so the client can pause polling and finish upgrading.
     Polling {
         waiter: Option<oneshot::Sender<String>>,
+        upgrading: bool,
     },
     WebSocket(Recipient<SocketWrite>),
 }
@@ -184,7 +187,10 @@ impl SocketIoSession {
             sid: random_id(),
             deps,
             identity,
-            transport: Transport::Polling { waiter: None },
+            transport: Transport::Polling {
+                waiter: None,
+                upgrading: false,
+            },
             outbox: VecDeque::new(),
             products: None,
             updates: None,
@@ -238,7 +244,7 @@ impl SocketIoSession {
                 Err(SendError::Full(_)) => self.close(CloseReason::SlowConsumer, ctx),
                 Err(SendError::Closed(_)) => ctx.stop(),
             },
-            Transport::Polling { waiter } => {
+            Transport::Polling { waiter, .. } => {
                 if self.outbox.len() >= self.deps.websocket.outbound_queue {
                     return self.close(CloseReason::SlowConsumer, ctx);
                 }
@@ -310,6 +316,19 @@ impl SocketIoSession {
 
     fn on_packet(&mut self, packet: SocketPacket<'_>, ctx: &mut Context<Self>) {
         let namespace = packet.namespace;
+        // Every packet counts against the rate limit, as every frame does
+        // on the plain sockets; only an event's refusal is worth a reply.
+        match self.limiter.check() {
+            RateDecision::Allow => {}
+            RateDecision::RejectAndWarn if packet.kind == SocketPacketKind::Event => {
+                let limit = self.deps.websocket.rate_per_second;
+                let refusal = Refusal::new(format!(
+                    "rate limit exceeded ({limit} events/s): events are being dropped"
+                ));
+                return self.answer(namespace, packet.ack, Err(refusal), ctx);
+            }
+            RateDecision::RejectAndWarn | RateDecision::Reject => return,
+        }
         match packet.kind {
             SocketPacketKind::Connect => self.connect(namespace, ctx),
             SocketPacketKind::Disconnect => self.disconnect(namespace),
@@ -317,35 +336,14 @@ impl SocketIoSession {
             SocketPacketKind::Event => {
                 let mut arguments = match packet.data {
                     Some(Value::Array(arguments)) => arguments.into_iter(),
-                    _ => {
-                        return self.answer(
-                            namespace,
-                            packet.ack,
-                            Err(Refusal::new("an event is [\"<name>\", <data>]")),
-                            ctx,
-                        )
-                    }
+                    _ => Vec::new().into_iter(),
                 };
                 let Some(Value::String(name)) = arguments.next() else {
-                    return self.answer(
-                        namespace,
-                        packet.ack,
-                        Err(Refusal::new("an event is [\"<name>\", <data>]")),
-                        ctx,
-                    );
+                    let refusal = Refusal::new("an event is [\"<name>\", <data>]");
+                    return self.answer(namespace, packet.ack, Err(refusal), ctx);
                 };
                 let data = arguments.next().unwrap_or(Value::Null);
-                match self.limiter.check() {
-                    RateDecision::Allow => self.on_event(namespace.to_owned(), packet.ack, &name, data, ctx),
-                    RateDecision::RejectAndWarn => {
-                        let limit = self.deps.websocket.rate_per_second;
-                        let refusal = Refusal::new(format!(
-                            "rate limit exceeded ({limit} events/s): events are being dropped"
-                        ));
-                        self.answer(namespace, packet.ack, Err(refusal), ctx);
-                    }
-                    RateDecision::Reject => {}
-                }
+                self.on_event(namespace.to_owned(), packet.ack, &name, data, ctx);
             }
         }
     }
@@ -721,15 +719,23 @@ impl Actor for SocketIoSession {
         for namespace in ["/", "/products", "/chat"] {
             self.disconnect(namespace);
         }
-        match std::mem::replace(&mut self.transport, Transport::Polling { waiter: None }) {
+        match std::mem::replace(
+            &mut self.transport,
+            Transport::Polling {
+                waiter: None,
+                upgrading: false,
+            },
+        ) {
             // A waiting poll learns the session is closed.
-            Transport::Polling { waiter: Some(waiter) } => {
+            Transport::Polling {
+                waiter: Some(waiter), ..
+            } => {
                 let _ = waiter.send(CLOSE.to_owned());
             }
             Transport::WebSocket(socket) => {
                 socket.do_send(SocketWrite::Close(actix_web_actors::ws::CloseCode::Normal))
             }
-            Transport::Polling { waiter: None } => {}
+            Transport::Polling { waiter: None, .. } => {}
         }
     }
 }
@@ -749,10 +755,13 @@ impl Handler<Poll> for SocketIoSession {
     type Result = ResponseFuture<Result<String, EngineError>>;
 
     fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) -> Self::Result {
-        let Transport::Polling { waiter } = &mut self.transport else {
+        let Transport::Polling { waiter, upgrading } = &mut self.transport else {
             // Upgraded: a late poll gets a noop.
             return Box::pin(async { Ok(NOOP.to_owned()) });
         };
+        if *upgrading && self.outbox.is_empty() {
+            return Box::pin(async { Ok(NOOP.to_owned()) });
+        }
         if waiter.is_some() {
             self.close(CloseReason::ProtocolError, ctx);
             return Box::pin(async { Err(EngineError::OverlappingPoll) });
@@ -786,7 +795,8 @@ impl Handler<Probed> for SocketIoSession {
     type Result = ();
 
     fn handle(&mut self, _: Probed, _: &mut Context<Self>) {
-        if let Transport::Polling { waiter } = &mut self.transport {
+        if let Transport::Polling { waiter, upgrading } = &mut self.transport {
+            *upgrading = true;
             if let Some(waiter) = waiter.take() {
                 let _ = waiter.send(NOOP.to_owned());
             }
@@ -799,7 +809,10 @@ impl Handler<UseWebSocket> for SocketIoSession {
 
     fn handle(&mut self, upgrade: UseWebSocket, ctx: &mut Context<Self>) {
         let previous = std::mem::replace(&mut self.transport, Transport::WebSocket(upgrade.socket));
-        if let Transport::Polling { waiter: Some(waiter) } = previous {
+        if let Transport::Polling {
+            waiter: Some(waiter), ..
+        } = previous
+        {
             let _ = waiter.send(NOOP.to_owned());
         }
         if upgrade.send_open {
