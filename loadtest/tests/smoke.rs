@@ -70,6 +70,15 @@ async fn run_loadtest_on(apps: &[&TestApp], args: &[&str]) -> Value {
     serde_json::from_str(json).expect("the report is JSON")
 }
 
+/// Every session joined, nothing went wrong, and every message sent
+/// reached every session.
+fn assert_every_delivery(report: &Value, sessions: u64) {
+    assert_eq!(report["sessions_joined"], sessions, "{report}");
+    assert_eq!(report["error_events"], 0, "{report}");
+    assert!(report["messages_sent"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
+}
+
 #[actix_web::test]
 async fn the_chat_scenario_holds_every_session_and_delivers_every_message() {
     let app = TestApp::spawn().await;
@@ -89,12 +98,9 @@ async fn the_chat_scenario_holds_every_session_and_delivers_every_message() {
         ],
     )
     .await;
-    assert_eq!(report["sessions_joined"], 300, "{report}");
+    assert_every_delivery(&report, 300);
     assert_eq!(report["sessions_held"], 300);
     assert_eq!(report["connect_failures"], 0);
-    assert_eq!(report["error_events"], 0);
-    assert!(report["messages_sent"].as_u64().unwrap() > 0);
-    assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
     assert!(report["latency_ms"].is_array(), "latency was measured");
 }
 
@@ -119,10 +125,7 @@ async fn the_products_scenario_delivers_rest_updates_to_every_session() {
         ],
     )
     .await;
-    assert_eq!(report["sessions_joined"], 200, "{report}");
-    assert_eq!(report["error_events"], 0, "{report}");
-    assert!(report["messages_sent"].as_u64().unwrap() > 0);
-    assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
+    assert_every_delivery(&report, 200);
 }
 
 #[actix_web::test]
@@ -179,11 +182,8 @@ async fn sessions_spread_over_two_instances_of_one_cluster_all_get_every_message
     .await;
     let _ = redis.kill();
     let _ = redis.wait();
-    assert_eq!(report["sessions_joined"], 200, "{report}");
-    assert_eq!(report["error_events"], 0, "{report}");
-    assert!(report["messages_sent"].as_u64().unwrap() > 0);
     // Senders on both instances, every session on both gets every message.
-    assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
+    assert_every_delivery(&report, 200);
 }
 
 #[actix_web::test]
@@ -205,8 +205,5 @@ async fn the_chat_scenario_over_socket_io_delivers_every_message() {
         ],
     )
     .await;
-    assert_eq!(report["sessions_joined"], 300, "{report}");
-    assert_eq!(report["error_events"], 0, "{report}");
-    assert!(report["messages_sent"].as_u64().unwrap() > 0);
-    assert_eq!(report["deliveries"], report["deliveries_expected"], "{report}");
+    assert_every_delivery(&report, 300);
 }

@@ -106,6 +106,10 @@ impl Keys {
     }
 }
 
+/// Published events this instance waits to see back, at most; past this
+/// they are delivered locally (an echo that comes later is ignored).
+const PENDING_MAX: usize = 10_000;
+
 /// Commands the link runs in order (one event's, or one refresh's).
 type Outgoing = Vec<Cmd>;
 
@@ -267,10 +271,15 @@ impl Bus {
                 .arg(payload)
                 .to_owned(),
         );
-        if self.send(commands) {
-            self.pending.push_back((seq, event));
-        } else {
-            self.deliver_own(event);
+        if !self.send(commands) {
+            return self.deliver_own(event);
+        }
+        self.pending.push_back((seq, event));
+        if self.pending.len() > PENDING_MAX {
+            // Redis takes our events but they do not come back (a stalled
+            // subscription): deliver them here rather than hold them all.
+            log::warn!("cluster: {PENDING_MAX} events published and not seen back; delivering them locally");
+            self.deliver_pending();
         }
     }
 
