@@ -67,18 +67,23 @@ pub async fn refuse_foreign_origins(
     next.call(request).await
 }
 
-/// WebSocket upgrades, account changes, and writes authenticated by cookie.
+/// WebSocket upgrades, Socket.IO (whose long-polling GETs open sessions
+/// with the cookie's identity), account changes, and writes authenticated
+/// by cookie.
 fn needs_origin_check(request: &ServiceRequest) -> bool {
     let upgrade = request
         .headers()
         .get(header::UPGRADE)
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    if upgrade {
+    if upgrade || request.path() == SOCKET_IO_PATH {
         return true;
     }
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     writes && (ACCOUNT_PATHS.contains(&request.path()) || request.cookie(SESSION_COOKIE).is_some())
 }
+
+/// The Engine.IO endpoint (its trailing slash removed by `normalize`).
+const SOCKET_IO_PATH: &str = "/socket.io";
 
 /// The request's `Origin` if it is present and not allowed.
 fn foreign_origin(request: &HttpRequest) -> Option<String> {

@@ -151,6 +151,25 @@ async fn the_handshake_announces_the_configured_heartbeat_and_payload_limit() {
         .expect("post");
     assert_eq!(response.status(), 413);
 
+    // A page from another site may not open a session (it would carry the
+    // visitor's cookie), by either transport.
+    let foreign = browser
+        .client
+        .get(app.url("/socket.io/?EIO=4&transport=polling"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("handshake");
+    assert_eq!(foreign.status(), 403);
+    let refused = app
+        .try_ws(
+            "/socket.io/?EIO=4&transport=websocket",
+            Some("https://evil.example"),
+            None,
+        )
+        .await;
+    assert_eq!(refused.err(), Some(403));
+
     // Wrong versions, transports and sessions get clear 400s.
     for path in [
         "/socket.io/?EIO=3&transport=polling",
