@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{Browser, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{json_of, Browser, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 fn client_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/socketio")
@@ -332,5 +332,65 @@ async fn hundreds_of_malformed_packets_get_an_error_or_a_close_never_a_crash() {
     assert!(
         metrics.contains("ecommerce_ws_closed_total{reason=\"protocol_error\"}"),
         "bad packets are counted"
+    );
+}
+
+#[actix_web::test]
+async fn a_polling_client_that_goes_away_is_dropped_and_announced_as_left() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.websocket.heartbeat_interval_ms = 300;
+        settings.websocket.client_timeout_ms = 1300;
+    })
+    .await;
+    let mut watcher = app.ws("/ws/chat").await;
+    watcher
+        .send_event("join", serde_json::json!({"user": "watcher@sio.test"}))
+        .await;
+    watcher.expect_event("history").await;
+    watcher.expect_event("presence").await;
+
+    // A polling client joins the chat, then its tab is closed: no more
+    // polls, no pongs.
+    let browser = Browser::new();
+    let open = handshake(&app, &browser.client).await;
+    let sid = open["sid"].as_str().expect("sid").to_owned();
+    let url = app.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let sent = browser
+        .client
+        .post(&url)
+        .body("40/chat,\u{1e}42/chat,[\"join\",{\"user\":\"gone@sio.test\"}]")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(sent.status(), 200);
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        metrics.contains("ecommerce_ws_sessions{endpoint=\"socketio\"} 1"),
+        "{metrics}"
+    );
+    loop {
+        let diff = watcher.expect_event("presence:diff").await;
+        if diff["joined"].to_string().contains("gone@sio.test") {
+            break;
+        }
+    }
+    // Unanswered pings end the session within the ping timeout; the room
+    // hears it left, the session is gone, and its id no longer works.
+    loop {
+        let diff = watcher.expect_event("presence:diff").await;
+        if diff["left"].to_string().contains("gone@sio.test") {
+            break;
+        }
+    }
+    let (status, body) = json_of(browser.client.get(&url).send().await.expect("poll")).await;
+    assert_eq!(status, 400, "{body}");
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        metrics.contains("ecommerce_ws_sessions{endpoint=\"socketio\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ecommerce_ws_closed_total{reason=\"timeout\"} 1"),
+        "{metrics}"
     );
 }

@@ -289,6 +289,9 @@ impl SocketIoSession {
     /// Every heartbeat interval: a ping, which must be answered within the
     /// ping timeout.
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if self.ping_sent.is_some() {
+            return; // the last ping is still unanswered; its timer decides
+        }
         self.ping_sent = Some(Instant::now());
         self.send_text(PING.to_owned(), ctx);
         let timeout = self.ping_timeout();
