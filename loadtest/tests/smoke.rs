@@ -70,6 +70,18 @@ async fn run_loadtest_on(apps: &[&TestApp], args: &[&str]) -> Value {
     serde_json::from_str(json).expect("the report is JSON")
 }
 
+/// 300 chat sessions, 3 of them sending 6 messages a second in all, for 2 s.
+const SMALL_CHAT_RUN: &[&str] = &[
+    "--sessions",
+    "300",
+    "--senders",
+    "3",
+    "--send-rate",
+    "6",
+    "--duration",
+    "2",
+];
+
 /// Every session joined, nothing went wrong, and every message sent
 /// reached every session.
 fn assert_every_delivery(report: &Value, sessions: u64) {
@@ -82,22 +94,7 @@ fn assert_every_delivery(report: &Value, sessions: u64) {
 #[actix_web::test]
 async fn the_chat_scenario_holds_every_session_and_delivers_every_message() {
     let app = TestApp::spawn().await;
-    let report = run_loadtest(
-        &app,
-        &[
-            "--sessions",
-            "300",
-            "--connect-rate",
-            "2000",
-            "--senders",
-            "3",
-            "--send-rate",
-            "6",
-            "--duration",
-            "2",
-        ],
-    )
-    .await;
+    let report = run_loadtest(&app, &[SMALL_CHAT_RUN, &["--connect-rate", "2000"]].concat()).await;
     assert_every_delivery(&report, 300);
     assert_eq!(report["sessions_held"], 300);
     assert_eq!(report["connect_failures"], 0);
@@ -189,21 +186,6 @@ async fn sessions_spread_over_two_instances_of_one_cluster_all_get_every_message
 #[actix_web::test]
 async fn the_chat_scenario_over_socket_io_delivers_every_message() {
     let app = TestApp::spawn().await;
-    let report = run_loadtest(
-        &app,
-        &[
-            "--protocol",
-            "socketio",
-            "--sessions",
-            "300",
-            "--senders",
-            "3",
-            "--send-rate",
-            "6",
-            "--duration",
-            "2",
-        ],
-    )
-    .await;
+    let report = run_loadtest(&app, &[SMALL_CHAT_RUN, &["--protocol", "socketio"]].concat()).await;
     assert_every_delivery(&report, 300);
 }
