@@ -309,7 +309,7 @@ impl ChatRoom {
             sessions.push(id);
             if sessions.len() == 1 {
                 if self.remote.contains_key(user) {
-                    self.remote_only -= 1;
+                    self.remote_only = self.remote_only.saturating_sub(1);
                 }
                 self.presence.snapshot = None;
                 self.presence.changed.insert(user.clone());
@@ -647,7 +647,7 @@ impl Handler<RemotePresence> for ChatRoom {
                 if *instances == 0 {
                     self.remote.remove(&user);
                     if !self.tabs.contains_key(&user) {
-                        self.remote_only -= 1;
+                        self.remote_only = self.remote_only.saturating_sub(1);
                     }
                 }
             }
