@@ -204,10 +204,6 @@ impl SocketIoSession {
         }
     }
 
-    pub fn sid(&self) -> &str {
-        &self.sid
-    }
-
     /// The Engine.IO open packet: the session id and the heartbeat and
     /// size settings the client must follow.
     pub fn open_packet(&self, upgrades: bool) -> String {
