@@ -57,7 +57,8 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &Settings) {
             web::resource("/socket.io")
                 .app_data(web::PayloadConfig::new(settings.websocket.max_frame_bytes))
                 .route(web::get().to(socketio::get))
-                .route(web::post().to(socketio::post)),
+                .route(web::post().to(socketio::post))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(socketio::preflight)),
         )
         .route("/", web::get().to(views::home))
         .route("/realtimeproducts", web::get().to(views::realtime_products))

@@ -96,6 +96,19 @@ fn foreign_origin(request: &HttpRequest) -> Option<String> {
     (!allowed).then(|| origin.to_owned())
 }
 
+/// The request's `Origin` when it is another site listed in
+/// `server.allowed_origins` (for the CORS headers such a site needs).
+pub fn listed_foreign_origin(request: &HttpRequest) -> Option<String> {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)?
+        .to_str()
+        .ok()?
+        .trim_end_matches('/');
+    let server = &request.app_data::<web::Data<AppState>>()?.settings.server;
+    (!same_host(request, origin) && listed(server, origin)).then(|| origin.to_owned())
+}
+
 /// Whether `origin` names the host the request was sent to (the `Host`
 /// header, which a browser sets from the URL it opened).
 fn same_host(request: &HttpRequest, origin: &str) -> bool {

@@ -11,7 +11,7 @@ use actix_web_actors::ws::WsResponseBuilder;
 use serde::Deserialize;
 
 use super::extractors::{ChatIdentity, Viewer};
-use super::security::client_address;
+use super::security::{client_address, listed_foreign_origin};
 use super::ApiError;
 use crate::realtime::socketio::{
     ClientPackets, EngineSocket, Poll, SocketIoDeps, SocketIoIdentity, SocketIoSession,
@@ -68,12 +68,12 @@ pub async fn get(
             let session = open_session(&request, &state).await?;
             let open = session.open_packet(true);
             session.start();
-            Ok(packets(open))
+            Ok(packets(&request, open))
         }
         (Transport::Polling, Some(sid)) => {
             let session = find(&state, sid)?;
             let body = session.send(Poll).await.map_err(gone)?.map_err(ApiError::from)?;
-            Ok(packets(body))
+            Ok(packets(&request, body))
         }
         (Transport::WebSocket, None) => {
             let session = open_session(&request, &state).await?.start();
@@ -92,6 +92,7 @@ pub async fn get(
 
 /// `POST /socket.io/?sid=...`: packets from a long-polling client.
 pub async fn post(
+    request: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<EngineQuery>,
     body: web::Bytes,
@@ -108,10 +109,29 @@ pub async fn post(
         ApiError::BadRequest("packets must be UTF-8 text (binary is not supported)".to_owned())
     })?;
     session.send(ClientPackets(text)).await.map_err(gone)??;
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; charset=UTF-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body("ok"))
+    Ok(packets(&request, "ok".to_owned()))
+}
+
+/// `OPTIONS /socket.io/`: the CORS preflight of a page from a site listed
+/// in `server.allowed_origins` (others were refused by the Origin rule).
+pub async fn preflight(request: HttpRequest) -> HttpResponse {
+    let mut response = HttpResponse::NoContent();
+    allow_listed_origin(&request, &mut response);
+    response
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "content-type"))
+        .finish()
+}
+
+/// Lets a page from a listed site read the response (long-polling across
+/// origins, as Socket.IO's `cors` option does), with its cookies.
+fn allow_listed_origin(request: &HttpRequest, response: &mut actix_web::HttpResponseBuilder) {
+    if let Some(origin) = listed_foreign_origin(request) {
+        response
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"))
+            .insert_header((header::VARY, "Origin"));
+    }
 }
 
 /// `GET /socket.io/socket.io.js`: the client bundle.
@@ -157,8 +177,10 @@ fn gone(_: MailboxError) -> ApiError {
 }
 
 /// A long-polling response: packets separated by `\x1e`.
-fn packets(body: String) -> HttpResponse {
-    HttpResponse::Ok()
+fn packets(request: &HttpRequest, body: String) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    allow_listed_origin(request, &mut response);
+    response
         .content_type("text/plain; charset=UTF-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)

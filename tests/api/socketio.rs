@@ -394,3 +394,57 @@ async fn a_polling_client_that_goes_away_is_dropped_and_announced_as_left() {
         "{metrics}"
     );
 }
+
+#[actix_web::test]
+async fn a_listed_site_may_long_poll_across_origins() {
+    // A course page served by another dev server (e.g. Live Server).
+    const SITE: &str = "http://localhost:5500";
+    let app = TestApp::spawn_with(|settings| settings.server.allowed_origins = vec![SITE.to_owned()]).await;
+    let browser = Browser::new();
+    let handshake = browser
+        .client
+        .get(app.url("/socket.io/?EIO=4&transport=polling"))
+        .header("origin", SITE)
+        .send()
+        .await
+        .expect("handshake");
+    assert_eq!(handshake.status(), 200);
+    let headers = handshake.headers().clone();
+    assert_eq!(headers["access-control-allow-origin"], SITE);
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    let open: Value = serde_json::from_str(&handshake.text().await.expect("body")[1..]).expect("open packet");
+    let url = app.url(&format!(
+        "/socket.io/?EIO=4&transport=polling&sid={}",
+        open["sid"].as_str().unwrap()
+    ));
+    let preflight = browser
+        .client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", SITE)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], SITE);
+    let post = browser
+        .client
+        .post(&url)
+        .header("origin", SITE)
+        .body("40/products,")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(post.status(), 200);
+    assert_eq!(post.headers()["access-control-allow-origin"], SITE);
+    // The server's own pages need no CORS headers, and get none.
+    let own = browser
+        .client
+        .get(app.url("/socket.io/?EIO=4&transport=polling"))
+        .header("origin", app.address.as_str())
+        .send()
+        .await
+        .expect("handshake");
+    assert_eq!(own.status(), 200);
+    assert!(own.headers().get("access-control-allow-origin").is_none());
+}
