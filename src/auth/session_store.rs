@@ -158,7 +158,7 @@ impl SessionStore for StoreSessionStore {
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
-        let key = Alphanumeric.sample_string(&mut rand::thread_rng(), 64);
+        let key = new_session_key();
         self.write(&key, &state, ttl).await.map_err(SaveError::Other)?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
@@ -246,34 +246,31 @@ impl RedisSessions {
         }
     }
 
-    /// Runs a call on Redis, giving up after `REDIS_WAIT`; `None` when
-    /// Redis is unreachable.
-    async fn call<T, E: std::fmt::Display>(
-        &self,
-        work: impl FnOnce(RedisSessionStore) -> std::pin::Pin<Box<dyn Future<Output = Result<T, E>>>>,
-    ) -> Option<T> {
-        let store = self.redis.get()?.clone();
-        match tokio::time::timeout(REDIS_WAIT, work(store)).await {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) => {
-                log::warn!("login sessions: Redis failed ({error}); using remembered sessions");
-                None
-            }
-            Err(_) => {
-                log::warn!("login sessions: Redis did not answer in time; using remembered sessions");
-                None
-            }
+    /// The Redis store, once connected.
+    fn redis(&self) -> Option<&RedisSessionStore> {
+        self.redis.get()
+    }
+}
+
+/// Waits for a Redis call (`None`: not connected) at most `REDIS_WAIT`;
+/// `None` when Redis is unreachable, failing or slow.
+async fn within<T, E: std::fmt::Display>(call: Option<impl Future<Output = Result<T, E>>>) -> Option<T> {
+    match tokio::time::timeout(REDIS_WAIT, call?).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(error)) => {
+            log::warn!("login sessions: Redis failed ({error}); using remembered sessions");
+            None
+        }
+        Err(_) => {
+            log::warn!("login sessions: Redis did not answer in time; using remembered sessions");
+            None
         }
     }
 }
 
 impl SessionStore for RedisSessions {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let owned = copy_key(key).map_err(LoadError::Other)?;
-        match self
-            .call(move |store| Box::pin(async move { store.load(&owned).await }))
-            .await
-        {
+        match within(self.redis().map(|redis| redis.load(key))).await {
             Some(Some(state)) => {
                 self.memory
                     .remember(key.as_ref(), &state, &Duration::days(1), false);
@@ -286,53 +283,49 @@ impl SessionStore for RedisSessions {
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
-        let (saved, ttl_owned) = (state.clone(), *ttl);
-        let written = self
-            .call(move |store| Box::pin(async move { store.save(saved, &ttl_owned).await }))
-            .await;
+        let written = within(self.redis().map(|redis| redis.save(state.clone(), ttl))).await;
         let unsaved = written.is_none();
         let key = match written {
             Some(key) => key,
-            None => SessionKey::try_from(Alphanumeric.sample_string(&mut rand::thread_rng(), 64))
-                .map_err(|e| SaveError::Other(e.into()))?,
+            None => SessionKey::try_from(new_session_key()).map_err(|e| SaveError::Other(e.into()))?,
         };
         self.memory.remember(key.as_ref(), &state, ttl, unsaved);
         Ok(key)
     }
 
     async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        let kept = copy_key(&key).map_err(UpdateError::Other)?;
-        let (saved, ttl_owned) = (state.clone(), *ttl);
-        let written = self
-            .call(move |store| Box::pin(async move { store.update(key, saved, &ttl_owned).await }))
-            .await;
-        let unsaved = written.is_none();
+        let Some(redis) = self.redis() else {
+            self.memory.remember(key.as_ref(), &state, ttl, true);
+            return Ok(key);
+        };
+        let kept = key.as_ref().to_owned();
         // Redis gives a new key if the old one expired meanwhile.
-        let key = written.unwrap_or(kept);
+        let written = within(Some(redis.update(key, state.clone(), ttl))).await;
+        let unsaved = written.is_none();
+        let key = match written {
+            Some(key) => key,
+            None => SessionKey::try_from(kept).map_err(|e| UpdateError::Other(e.into()))?,
+        };
         self.memory.remember(key.as_ref(), &state, ttl, unsaved);
         Ok(key)
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        let (owned, ttl) = (copy_key(key)?, *ttl);
-        let _ = self
-            .call(move |store| Box::pin(async move { store.update_ttl(&owned, &ttl).await }))
-            .await;
+        within(self.redis().map(|redis| redis.update_ttl(key, ttl))).await;
         Ok(())
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         self.memory.forget(key.as_ref());
-        let owned = copy_key(key)?;
-        self.call(move |store| Box::pin(async move { store.delete(&owned).await }))
+        within(self.redis().map(|redis| redis.delete(key)))
             .await
             .ok_or_else(|| anyhow::anyhow!("Redis is unreachable: the session could not be deleted"))
     }
 }
 
-/// `SessionKey` is not `Clone`; a copy is parsed from its text.
-fn copy_key(key: &SessionKey) -> Result<SessionKey, anyhow::Error> {
-    SessionKey::try_from(key.as_ref().to_owned()).map_err(anyhow::Error::from)
+/// A fresh, unguessable session key.
+fn new_session_key() -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 64)
 }
 
 /// Where login sessions are kept: the store, or Redis when instances share
