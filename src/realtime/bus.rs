@@ -137,7 +137,6 @@ pub struct Bus {
     accounts: Arc<Accounts>,
     /// Commands for the link task, run in order on one connection.
     outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
-    linked: bool,
     /// Bumped at every unlink, so a timer set during an outage knows
     /// whether it is still the same outage.
     outage: u64,
@@ -219,7 +218,6 @@ impl Bus {
             chat_room,
             accounts,
             outgoing: None,
-            linked: false,
             outage: 0,
             next_seq: 0,
             pending: VecDeque::new(),
@@ -246,7 +244,7 @@ impl Bus {
     /// Publishes `event` (after `before`, in the same ordered batch); while
     /// unlinked, delivers it locally instead.
     fn publish(&mut self, event: ClusterEvent, before: Vec<Cmd>) {
-        if !self.linked {
+        if !self.link.linked() {
             self.deliver_own(event);
             return;
         }
@@ -457,7 +455,7 @@ impl Bus {
     /// Keeps this instance's presence alive and looks for instances that
     /// came or went.
     fn refresh(&mut self, ctx: &mut Context<Self>) {
-        if !self.linked {
+        if !self.link.linked() {
             return;
         }
         self.send(self.keep_presence_alive());
@@ -631,7 +629,6 @@ impl Handler<Linked> for Bus {
 
     fn handle(&mut self, Linked(connection): Linked, ctx: &mut Context<Self>) {
         let relinked = self.outage > 0;
-        self.linked = true;
         self.link.set(Some(connection));
         self.write_presence();
         if relinked {
@@ -652,7 +649,6 @@ impl Handler<Unlinked> for Bus {
     type Result = ();
 
     fn handle(&mut self, _: Unlinked, ctx: &mut Context<Self>) {
-        self.linked = false;
         self.link.set(None);
         self.outage += 1;
         self.deliver_pending();
@@ -661,7 +657,7 @@ impl Handler<Unlinked> for Bus {
         // would have dropped ours by then too).
         let outage = self.outage;
         ctx.run_later(self.ttl, move |bus, _| {
-            if !bus.linked && bus.outage == outage {
+            if !bus.link.linked() && bus.outage == outage {
                 let instances: Vec<String> = bus.remote.keys().cloned().collect();
                 for instance in instances {
                     bus.forget_instance(&instance);
@@ -712,7 +708,7 @@ impl Handler<LocalPresence> for Bus {
             return;
         }
         self.presence_version += 1;
-        if !self.linked {
+        if !self.link.linked() {
             return; // written whole when the link is back
         }
         let me = &self.keys.instance;
