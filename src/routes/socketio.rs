@@ -150,8 +150,7 @@ async fn open_session(request: &HttpRequest, state: &AppState) -> Result<SocketI
     let Viewer(viewer) = Viewer::extract(request).await?;
     let ChatIdentity(chat) = ChatIdentity::extract(request).await?;
     let deps = SocketIoDeps {
-        websocket: state.settings.websocket.clone(),
-        chat: state.settings.chat.clone(),
+        settings: state.settings.clone(),
         store: state.store.clone(),
         product_feed: state.product_feed.clone(),
         chat_room: state.chat_room.clone(),

@@ -22,7 +22,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::packet::{self, EnginePacket, SocketPacket, SocketPacketKind, RECORD_SEPARATOR};
 use crate::auth::{authorize_cart, may_write_products, Accounts, AuthError};
-use crate::configuration::{ChatSettings, WebSocketSettings};
+use crate::configuration::Settings;
 use crate::domain::{Email, NewMessage, NewProduct, User, ValidationError};
 use crate::metrics::{CloseReason, WsMetrics};
 use crate::realtime::chat_room::{ChatRoom, Join, Leave, PostMessage};
@@ -63,8 +63,8 @@ impl SocketIoSessions {
 /// What every Socket.IO session is given.
 #[derive(Clone)]
 pub struct SocketIoDeps {
-    pub websocket: WebSocketSettings,
-    pub chat: ChatSettings,
+    /// Shared by every session (`[websocket]` and `[chat]` apply).
+    pub settings: Arc<Settings>,
     pub store: Addr<MongoStore>,
     pub product_feed: Addr<ProductFeed>,
     pub chat_room: Addr<ChatRoom>,
@@ -180,7 +180,10 @@ const CLOSE: &str = "1";
 
 impl SocketIoSession {
     pub fn new(deps: SocketIoDeps, identity: SocketIoIdentity, slot: SessionSlot) -> Self {
-        let limiter = RateLimiter::new(deps.websocket.rate_per_second, deps.websocket.rate_burst);
+        let limiter = RateLimiter::new(
+            deps.settings.websocket.rate_per_second,
+            deps.settings.websocket.rate_burst,
+        );
         let metrics = deps.context.metrics.clone();
         let shutdown = deps.context.shutdown.clone();
         SocketIoSession {
@@ -207,7 +210,7 @@ impl SocketIoSession {
     /// The Engine.IO open packet: the session id and the heartbeat and
     /// size settings the client must follow.
     pub fn open_packet(&self, upgrades: bool) -> String {
-        let settings = &self.deps.websocket;
+        let settings = &self.deps.settings.websocket;
         let ping_timeout = settings
             .client_timeout_ms
             .saturating_sub(settings.heartbeat_interval_ms);
@@ -222,7 +225,7 @@ impl SocketIoSession {
     }
 
     fn ping_timeout(&self) -> Duration {
-        let settings = &self.deps.websocket;
+        let settings = &self.deps.settings.websocket;
         Duration::from_millis(
             settings
                 .client_timeout_ms
@@ -241,7 +244,7 @@ impl SocketIoSession {
                 Err(SendError::Closed(_)) => ctx.stop(),
             },
             Transport::Polling { waiter, .. } => {
-                if self.outbox.len() >= self.deps.websocket.outbound_queue {
+                if self.outbox.len() >= self.deps.settings.websocket.outbound_queue {
                     return self.close(CloseReason::SlowConsumer, ctx);
                 }
                 self.outbox.push_back(packet);
@@ -320,7 +323,7 @@ impl SocketIoSession {
         match self.limiter.check() {
             RateDecision::Allow => {}
             RateDecision::RejectAndWarn if packet.kind == SocketPacketKind::Event => {
-                let limit = self.deps.websocket.rate_per_second;
+                let limit = self.deps.settings.websocket.rate_per_second;
                 let refusal = Refusal::new(format!(
                     "rate limit exceeded ({limit} events/s): events are being dropped"
                 ));
@@ -540,7 +543,7 @@ impl SocketIoSession {
                 ctx,
             );
         }
-        let allow_anonymous = self.deps.chat.allow_anonymous;
+        let allow_anonymous = self.deps.settings.chat.allow_anonymous;
         match decide_join(self.identity.chat.as_ref(), allow_anonymous, data) {
             JoinDecision::Enter { user, verified } => self.enter(namespace, ack, user, verified, ctx),
             JoinDecision::Refuse(error) => self.answer(&namespace, ack, Err(error.into()), ctx),
@@ -616,7 +619,7 @@ impl SocketIoSession {
             }
             _ => return self.answer(&namespace, ack, Err(Refusal::new("join first")), ctx),
         };
-        let message = match NewMessage::parse(user, data, self.deps.chat.max_message_chars) {
+        let message = match NewMessage::parse(user, data, self.deps.settings.chat.max_message_chars) {
             Ok(message) => message,
             Err(error) => return self.answer(&namespace, ack, Err(error.into()), ctx),
         };
@@ -695,11 +698,12 @@ impl Actor for SocketIoSession {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.metrics.sessions.inc();
-        ctx.set_mailbox_capacity(self.deps.websocket.outbound_queue);
+        ctx.set_mailbox_capacity(self.deps.settings.websocket.outbound_queue);
         self.deps.sessions.insert(self.sid.clone(), ctx.address());
-        ctx.run_interval(self.deps.websocket.heartbeat_interval(), |session, ctx| {
-            session.heartbeat(ctx)
-        });
+        ctx.run_interval(
+            self.deps.settings.websocket.heartbeat_interval(),
+            |session, ctx| session.heartbeat(ctx),
+        );
         let mut shutdown = self.shutdown.clone();
         let going_away = async move {
             let _ = shutdown.wait_for(|stopping| *stopping).await;
