@@ -22,6 +22,7 @@ use crate::cluster::ClusterLink;
 use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
 use crate::realtime::bus::Bus;
+use crate::realtime::events::{ChatOutlet, LocalRooms};
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
 use crate::realtime::{ChatRoom, ProductFeed};
@@ -158,23 +159,34 @@ impl Application {
             metrics.broadcasts("products"),
             metrics.broadcasts("carts"),
         ));
-        let chat_room = ChatRoom::new(
+        let chat_context = Context::<ChatRoom>::new();
+        let chat_room = chat_context.address();
+        let outlet = bus.as_ref().map(|bus| ChatOutlet {
+            messages: bus.clone().recipient(),
+            presence: bus.clone().recipient(),
+        });
+        chat_context.run(ChatRoom::new(
             store.clone(),
-            bus.clone(),
+            outlet,
             settings.chat.clone(),
             metrics.broadcasts("chat"),
             metrics.broadcasts("presence"),
-        )
-        .start();
+        ));
         let accounts = Arc::new(Accounts::default());
         let cluster = bus_context.map(|(context, client)| {
             let link = Arc::new(ClusterLink::new(settings.redis.prefix.clone()));
+            let rooms = LocalRooms {
+                products: product_feed.clone().recipient(),
+                forget_snapshot: product_feed.clone().recipient(),
+                chat: chat_room.clone().recipient(),
+                presence: chat_room.clone().recipient(),
+                reload_history: chat_room.clone().recipient(),
+            };
             context.run(Bus::new(
                 &settings.redis,
                 client,
                 store.clone(),
-                product_feed.clone(),
-                chat_room.clone(),
+                rooms,
                 accounts.clone(),
                 link.clone(),
             ));

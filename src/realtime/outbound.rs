@@ -3,9 +3,20 @@
 //! `websocket.outbound_queue` frames; a client that lets it fill up is closed
 //! (1008) rather than allowed to grow the server's memory.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use actix::prelude::*;
 
 use super::protocol::Frame;
+
+/// Identifies one connected session within a feed or room.
+pub type SessionId = u64;
+
+static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_session_id() -> SessionId {
+    NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed)
+}
 
 /// What a feed or room hands a session actor.
 #[derive(Debug, Clone, Message)]

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::domain::ValidationError;
-use crate::realtime::chat_room::PostError;
+use crate::realtime::chat::PostError;
 use crate::realtime::limits::LimitError;
 use crate::store::StoreError;
 
@@ -71,8 +71,8 @@ pub enum ApiError {
 }
 
 /// A chat message refused or not stored.
-impl From<crate::realtime::socketio::EngineError> for ApiError {
-    fn from(error: crate::realtime::socketio::EngineError) -> Self {
+impl From<crate::realtime::engine::EngineError> for ApiError {
+    fn from(error: crate::realtime::engine::EngineError) -> Self {
         ApiError::BadRequest(error.to_string())
     }
 }

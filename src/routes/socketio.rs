@@ -13,9 +13,8 @@ use serde::Deserialize;
 use super::extractors::{ChatIdentity, Viewer};
 use super::security::{client_address, listed_foreign_origin};
 use super::ApiError;
-use crate::realtime::socketio::{
-    ClientPackets, EngineSocket, Poll, SocketIoDeps, SocketIoIdentity, SocketIoSession,
-};
+use crate::realtime::engine::{ClientPackets, EngineSocket, Poll};
+use crate::realtime::socketio::{SocketIoDeps, SocketIoIdentity, SocketIoSession};
 use crate::state::AppState;
 
 /// The client bundle: socket.io-client's `dist/socket.io.min.js`, vendored

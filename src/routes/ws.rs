@@ -4,7 +4,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::WsResponseBuilder;
 
+use crate::realtime::chat::ChatClient;
 use crate::realtime::limits::SessionSlot;
+use crate::realtime::products::ProductClient;
 use crate::realtime::{ChatSession, ProductSession};
 use crate::routes::extractors::{ChatIdentity, Viewer};
 use crate::routes::security::client_address;
@@ -21,15 +23,13 @@ pub async fn products(
 ) -> Result<HttpResponse, actix_web::Error> {
     let slot = take_slot(&request, &state)?;
     let settings = &state.settings.websocket;
-    let session = ProductSession::new(
-        settings,
+    let endpoint = ProductClient::new(
         state.product_feed.clone(),
         state.store.clone(),
         state.accounts.clone(),
         viewer,
-        state.sessions.products.clone(),
-        slot,
     );
+    let session = ProductSession::new(settings, endpoint, state.sessions.products.clone(), slot);
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.max_frame_bytes)
         .start()
@@ -45,15 +45,13 @@ pub async fn chat(
 ) -> Result<HttpResponse, actix_web::Error> {
     let slot = take_slot(&request, &state)?;
     let settings = &state.settings;
-    let session = ChatSession::new(
-        &settings.websocket,
-        &settings.chat,
+    let endpoint = ChatClient::new(
         state.chat_room.clone(),
         state.store.clone(),
+        &settings.chat,
         identity,
-        state.sessions.chat.clone(),
-        slot,
     );
+    let session = ChatSession::new(&settings.websocket, endpoint, state.sessions.chat.clone(), slot);
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.websocket.max_frame_bytes)
         .start()

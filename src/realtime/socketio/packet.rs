@@ -1,42 +1,8 @@
-//! The wire formats: Engine.IO v4 packets (one character of type, then
-//! data; several in one HTTP body are separated by `\x1e`) and, inside its
-//! `message` packets, Socket.IO v5 packets
-//! (`<type>[<namespace>,][<ack id>][<JSON>]`). Text only: binary packets
-//! are not supported.
+//! Socket.IO v5 packets, as they ride inside Engine.IO `message` packets:
+//! `<type>[<namespace>,][<ack id>][<JSON>]`. Text only: binary packets are
+//! not supported. The encoders return whole Engine.IO messages (`4...`).
 
 use serde_json::Value;
-
-/// The separator of packets in one long-polling body.
-pub const RECORD_SEPARATOR: char = '\u{1e}';
-
-/// An Engine.IO packet from a client.
-#[derive(Debug, PartialEq)]
-pub enum EnginePacket<'a> {
-    Close,
-    Ping(&'a str),
-    Pong(&'a str),
-    Message(&'a str),
-    Upgrade,
-    Noop,
-}
-
-impl<'a> EnginePacket<'a> {
-    pub fn parse(text: &'a str) -> Result<EnginePacket<'a>, String> {
-        let mut chars = text.chars();
-        let kind = chars.next().ok_or("empty Engine.IO packet")?;
-        let data = chars.as_str();
-        Ok(match kind {
-            '1' => EnginePacket::Close,
-            '2' => EnginePacket::Ping(data),
-            '3' => EnginePacket::Pong(data),
-            '4' => EnginePacket::Message(data),
-            '5' => EnginePacket::Upgrade,
-            '6' => EnginePacket::Noop,
-            'b' => return Err("binary Engine.IO packets are not supported".to_owned()),
-            other => return Err(format!("unknown Engine.IO packet type {other:?}")),
-        })
-    }
-}
 
 /// A Socket.IO packet from a client.
 #[derive(Debug, PartialEq)]
@@ -159,11 +125,6 @@ mod tests {
         let root = SocketPacket::parse(r#"0{"token":"x"}"#).unwrap();
         assert_eq!(root.namespace, "/");
         assert!(root.data.is_some());
-        assert_eq!(
-            EnginePacket::parse("2probe").unwrap(),
-            EnginePacket::Ping("probe")
-        );
-        assert_eq!(EnginePacket::parse("40").unwrap(), EnginePacket::Message("0"));
     }
 
     #[test]
@@ -177,9 +138,6 @@ mod tests {
             "2/chat,[\"a\"",
         ] {
             assert!(SocketPacket::parse(garbage).is_err(), "{garbage:?}");
-        }
-        for garbage in ["", "x", "b4AAA", "7"] {
-            assert!(EnginePacket::parse(garbage).is_err(), "{garbage:?}");
         }
     }
 

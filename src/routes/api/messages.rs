@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::{success, Success};
 use crate::configuration::ChatSettings;
 use crate::domain::{parse_id, ChatMessage, Email, Id, NewMessage, ValidationError};
-use crate::realtime::chat_room::PostMessage;
+use crate::realtime::chat::PostMessage;
 use crate::routes::error::ErrorResponse;
 use crate::routes::extractors::{SignedIn, Viewer};
 use crate::routes::ApiError;

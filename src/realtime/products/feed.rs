@@ -1,5 +1,6 @@
-//! `ProductFeed`: owns the `/ws/products` sessions and broadcasts every
-//! committed product change to them.
+//! `ProductFeed`: owns the product-page sessions (plain `/ws/products` and
+//! Socket.IO's `/products` and `/`) and broadcasts every committed product
+//! change to them.
 //!
 //! A connecting session first gets a `products` snapshot (the newest
 //! products). The snapshot is read from the store once and cached until the
@@ -19,10 +20,11 @@ use actix::prelude::*;
 use prometheus::IntCounter;
 use serde::Serialize;
 
-use super::outbound::{offer, Outbound};
-use super::protocol::Frame;
-use super::session::SessionId;
+use super::NAMESPACE;
 use crate::domain::Id;
+use crate::realtime::events::ForgetSnapshot;
+use crate::realtime::outbound::{offer, Outbound, SessionId};
+use crate::realtime::protocol::Frame;
 use crate::store::{MongoStore, NewestProducts, StoreEvent};
 
 pub struct ProductFeed {
@@ -63,12 +65,6 @@ pub struct Subscribe {
     pub session: Recipient<Outbound>,
 }
 
-/// Drops the cached snapshot: another instance's changes may have been
-/// missed (while Redis was away).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ForgetSnapshot;
-
 /// A Socket.IO session on the default namespace wants `update_products`.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -83,9 +79,6 @@ pub struct SubscribeUpdates {
 pub struct Unsubscribe {
     pub id: SessionId,
 }
-
-/// The Socket.IO namespace of this feed's events.
-pub const NAMESPACE: &str = "/products";
 
 fn feed_event<T: Serialize>(event: &str, data: &T) -> Frame {
     Frame::event(event, data).in_namespace(NAMESPACE)

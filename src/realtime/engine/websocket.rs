@@ -1,4 +1,4 @@
-//! `EngineSocket`: the WebSocket transport of a Socket.IO session. It
+//! `EngineSocket`: the WebSocket transport of an Engine.IO session. It
 //! answers the upgrade probe (`2probe` → `3probe`), hands the session over
 //! on `5`, then carries packets both ways. A direct WebSocket connection
 //! (no polling first) is attached at once. Heartbeats are the session's
@@ -9,13 +9,13 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_web_actors::ws::{self, CloseReason, WebsocketContext};
 
-use super::session::{ClientPackets, Probed, SocketIoSession, SocketWrite, TransportClosed, UseWebSocket};
+use super::messages::{ClientPackets, EngineHost, Probed, SocketWrite, TransportClosed, UseWebSocket};
 
 /// How long a probing WebSocket may take to finish the upgrade.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct EngineSocket {
-    session: Addr<SocketIoSession>,
+pub struct EngineSocket<A: EngineHost> {
+    session: Addr<A>,
     /// The session writes through this socket (after `5`, or at once for a
     /// direct connection).
     attached: bool,
@@ -23,9 +23,9 @@ pub struct EngineSocket {
     outbound_queue: usize,
 }
 
-impl EngineSocket {
+impl<A: EngineHost> EngineSocket<A> {
     /// A probe for an upgrade of a polling session.
-    pub fn upgrade(session: Addr<SocketIoSession>, outbound_queue: usize) -> Self {
+    pub fn upgrade(session: Addr<A>, outbound_queue: usize) -> Self {
         EngineSocket {
             session,
             attached: false,
@@ -35,7 +35,7 @@ impl EngineSocket {
     }
 
     /// The only transport of a new session.
-    pub fn direct(session: Addr<SocketIoSession>, outbound_queue: usize) -> Self {
+    pub fn direct(session: Addr<A>, outbound_queue: usize) -> Self {
         EngineSocket {
             session,
             attached: false,
@@ -84,7 +84,7 @@ impl EngineSocket {
     }
 }
 
-impl Actor for EngineSocket {
+impl<A: EngineHost> Actor for EngineSocket<A> {
     type Context = WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -107,7 +107,7 @@ impl Actor for EngineSocket {
     }
 }
 
-impl Handler<SocketWrite> for EngineSocket {
+impl<A: EngineHost> Handler<SocketWrite> for EngineSocket<A> {
     type Result = ();
 
     fn handle(&mut self, write: SocketWrite, ctx: &mut Self::Context) {
@@ -121,7 +121,7 @@ impl Handler<SocketWrite> for EngineSocket {
     }
 }
 
-impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for EngineSocket {
+impl<A: EngineHost> StreamHandler<Result<ws::Message, ws::ProtocolError>> for EngineSocket<A> {
     fn handle(&mut self, message: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         match message {
             Ok(ws::Message::Text(text)) => self.text(text, ctx),

@@ -1,6 +1,9 @@
-//! `ClusterLink`: this instance's live connection to Redis, when instances
-//! share one world. The bus keeps it current (it reconnects); the login
-//! limiter counts through it and `/health` reports it.
+//! The Redis link of an instance when several share one world: the task
+//! that keeps it up (`link`), and `ClusterLink`, the live connection it
+//! shares. The bus keeps that current; the login limiter counts through it
+//! and `/health` reports it.
+
+pub mod link;
 
 use std::sync::{Mutex, PoisonError};
 

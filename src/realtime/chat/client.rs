@@ -1,0 +1,218 @@
+//! The chat as one connection uses it, whatever its transport: the rules of
+//! `join`, `message` and `leave`. Plain `/ws/chat` sessions and Socket.IO's
+//! `/chat` namespace both drive a `ChatClient`; they differ only in how an
+//! answer reaches the client. Every rule is checked here before the room is
+//! asked, so an invalid event costs the room nothing:
+//! - a logged-in session chats as its account's e-mail only;
+//! - a visitor with an e-mail that belongs to no account (checked with the
+//!   store), or, when `chat.allow_anonymous` is off, only reads;
+//! - one identity per session until `leave`.
+
+use actix::prelude::*;
+use futures_util::FutureExt;
+use serde_json::{json, Value};
+
+use super::room::{ChatRoom, Join, Leave, PostMessage};
+use crate::configuration::ChatSettings;
+use crate::domain::{Email, NewMessage, ValidationError};
+use crate::realtime::endpoint::{Endpoint, Step};
+use crate::realtime::outbound::{next_session_id, Outbound, SessionId};
+use crate::realtime::reply::{Outcome, Refusal};
+use crate::store::{ask_store, FindUserByEmail, MongoStore, StoreError};
+
+/// The join-time refusal for an e-mail that belongs to an account.
+const ACCOUNT_EMAIL: &str = "that e-mail belongs to an account: log in to chat as it";
+
+pub struct ChatClient {
+    id: SessionId,
+    room: Addr<ChatRoom>,
+    store: Addr<MongoStore>,
+    max_message_chars: usize,
+    allow_anonymous: bool,
+    /// A logged-in user's e-mail: the only identity this session may join as.
+    identity: Option<Email>,
+    /// Joined as this user (`Some(None)`: as a reader, who may not post).
+    joined: Option<Option<Email>>,
+}
+
+/// What a visitor's `join` waited for: whether the store knows the e-mail
+/// as an account's.
+pub struct AccountLookup {
+    email: Email,
+    found: Result<bool, StoreError>,
+}
+
+impl ChatClient {
+    /// `identity`: the e-mail of the logged-in user who opened the
+    /// connection, if any.
+    pub fn new(
+        room: Addr<ChatRoom>,
+        store: Addr<MongoStore>,
+        settings: &ChatSettings,
+        identity: Option<Email>,
+    ) -> ChatClient {
+        ChatClient {
+            id: next_session_id(),
+            room,
+            store,
+            max_message_chars: settings.max_message_chars,
+            allow_anonymous: settings.allow_anonymous,
+            identity,
+            joined: None,
+        }
+    }
+
+    /// A logged-in user joins as their own e-mail only; a visitor with any
+    /// valid e-mail (checked against the accounts), or as a reader when
+    /// anonymous chat is off.
+    fn join(&mut self, data: &Value, session: impl FnOnce() -> Recipient<Outbound>) -> Step<AccountLookup> {
+        match &self.joined {
+            Some(Some(user)) => {
+                return Step::Done(Err(Refusal::new(format!(
+                    "already joined as {user}; send leave first"
+                ))))
+            }
+            Some(None) => return Step::Done(Err(Refusal::new("already joined; send leave first"))),
+            None => {}
+        }
+        let requested = data.get("user").and_then(|u| u.as_str());
+        match (&self.identity, requested) {
+            (Some(identity), None) => Step::Done(self.enter(Some(identity.clone()), true, session)),
+            (Some(identity), Some(raw)) => match Email::parse("user", raw) {
+                Ok(email) if email == *identity => Step::Done(self.enter(Some(email), true, session)),
+                _ => Step::Done(Err(ValidationError::new(
+                    "user",
+                    format!("you are logged in: you chat as {identity}"),
+                )
+                .into())),
+            },
+            // Anonymous chat is off: join to read only.
+            (None, _) if !self.allow_anonymous => Step::Done(self.enter(None, false, session)),
+            (None, Some(raw)) => match Email::parse("user", raw) {
+                Ok(email) => {
+                    let store = self.store.clone();
+                    Step::Wait(
+                        async move {
+                            let found = ask_store(&store, FindUserByEmail { email: email.clone() })
+                                .await
+                                .map(|user| user.is_some());
+                            AccountLookup { email, found }
+                        }
+                        .boxed_local(),
+                    )
+                }
+                Err(error) => Step::Done(Err(error.into())),
+            },
+            (None, None) => Step::Done(Err(ValidationError::new(
+                "user",
+                r#"join needs {"user": "<e-mail>"}"#,
+            )
+            .into())),
+        }
+    }
+
+    fn enter(
+        &mut self,
+        user: Option<Email>,
+        verified: bool,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Outcome {
+        self.joined = Some(user.clone());
+        let payload = json!({ "user": user });
+        self.room.do_send(Join {
+            id: self.id,
+            user,
+            verified,
+            session: session(),
+        });
+        Ok(payload)
+    }
+
+    fn leave(&mut self) -> Outcome {
+        match self.joined.take() {
+            Some(_) => {
+                self.room.do_send(Leave { id: self.id });
+                Ok(Value::Null)
+            }
+            None => Err(Refusal::new("not joined: nothing to leave")),
+        }
+    }
+
+    /// Posts a message; the room stores it, then broadcasts it (in posting
+    /// order, so later events need not wait for the save).
+    fn post(&mut self, data: &Value) -> Step<AccountLookup> {
+        let user = match &self.joined {
+            Some(Some(user)) => user.clone(),
+            Some(None) => {
+                return Step::Done(Err(Refusal::new("log in to chat: visitors may only read here")))
+            }
+            None => {
+                return Step::Done(Err(Refusal::new(
+                    "join first: send {\"event\":\"join\",\"data\":{\"user\":\"<e-mail>\"}}",
+                )))
+            }
+        };
+        let message = match NewMessage::parse(user, data, self.max_message_chars) {
+            Ok(message) => message,
+            Err(error) => return Step::Done(Err(error.into())),
+        };
+        let verified = self.identity.is_some();
+        let post = self.room.send(PostMessage { message, verified });
+        Step::Answer(
+            async move {
+                match post.await {
+                    Ok(Ok(stored)) => Ok(json!(stored)),
+                    Ok(Err(error)) => Err(Refusal::new(format!(
+                        "message not sent: {}",
+                        error.client_message()
+                    ))),
+                    Err(_) => Err(Refusal::new("message not sent: the chat is unavailable")),
+                }
+            }
+            .boxed_local(),
+        )
+    }
+}
+
+impl Endpoint for ChatClient {
+    type Resume = AccountLookup;
+
+    /// Nothing until `join`.
+    fn open(&mut self, _: Recipient<Outbound>) {}
+
+    fn on_event(
+        &mut self,
+        event: &str,
+        data: &Value,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<AccountLookup> {
+        match event {
+            "join" => self.join(data, session),
+            "message" => self.post(data),
+            "leave" => Step::Done(self.leave()),
+            other => Step::Done(Err(Refusal::new(format!(
+                "unknown event {other:?}: the chat accepts join, message and leave"
+            )))),
+        }
+    }
+
+    /// A visitor's join, once the store has answered.
+    fn resume(&mut self, lookup: AccountLookup, session: impl FnOnce() -> Recipient<Outbound>) -> Outcome {
+        match lookup.found {
+            Ok(false) => self.enter(Some(lookup.email), false, session),
+            // The store is down: let the visitor in (to read and see
+            // presence); each message is checked again when posted, and
+            // none can be stored until the store is back.
+            Err(StoreError::Unavailable(_)) => self.enter(Some(lookup.email), false, session),
+            Ok(true) => Err(ValidationError::new("user", ACCOUNT_EMAIL).into()),
+            Err(error) => Err(Refusal::new(format!("join failed: {}", error.client_message()))),
+        }
+    }
+
+    /// The connection ended (or left the namespace): leaves the room.
+    fn close(&mut self) {
+        if self.joined.take().is_some() {
+            self.room.do_send(Leave { id: self.id });
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The newest public chat messages, kept in memory so a joiner's `history`
+//! costs no query and is one frame shared by every joiner until the next
+//! message; and where loading them from the store stands (the room never
+//! waits for it).
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::room_event;
+use crate::domain::ChatMessage;
+use crate::realtime::outbound::SessionId;
+use crate::realtime::protocol::Frame;
+
+/// How often a failed load is retried (on joins).
+const RETRY: Duration = Duration::from_secs(1);
+
+pub struct History {
+    /// At most this many messages are kept.
+    size: usize,
+    /// Oldest first.
+    messages: VecDeque<ChatMessage>,
+    loaded: bool,
+    frame: Option<Frame>,
+    /// A load is in flight (at most one).
+    loading: bool,
+    /// The last load failed: joiners are admitted without waiting.
+    failed: bool,
+    last_attempt: Option<Instant>,
+    /// Members admitted without history, to be sent it once loaded.
+    missing: HashSet<SessionId>,
+}
+
+impl History {
+    pub fn new(size: usize) -> History {
+        History {
+            size,
+            messages: VecDeque::new(),
+            loaded: false,
+            frame: None,
+            loading: false,
+            failed: false,
+            last_attempt: None,
+            missing: HashSet::new(),
+        }
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.loaded
+    }
+
+    pub fn has_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Whether a load may start now (none in flight).
+    pub fn start_loading(&mut self) -> bool {
+        if self.loading {
+            return false;
+        }
+        self.loading = true;
+        self.last_attempt = Some(Instant::now());
+        true
+    }
+
+    /// A failed load is retried at most once a second.
+    pub fn retry_due(&self) -> bool {
+        self.last_attempt.is_none_or(|at| at.elapsed() >= RETRY)
+    }
+
+    pub fn load_failed(&mut self) {
+        self.loading = false;
+        self.failed = true;
+    }
+
+    /// The store's newest messages are in: merged with what was published
+    /// meanwhile. Returns the members admitted without history, who are
+    /// owed it now.
+    pub fn loaded(&mut self, newest_first: Vec<ChatMessage>) -> Vec<SessionId> {
+        self.loading = false;
+        let published_meanwhile = std::mem::take(&mut self.messages);
+        let mut messages: VecDeque<ChatMessage> = newest_first.into_iter().rev().collect();
+        for message in published_meanwhile {
+            if !messages.iter().any(|known| known.id == message.id) {
+                messages.push_back(message);
+            }
+        }
+        while messages.len() > self.size {
+            messages.pop_front();
+        }
+        self.messages = messages;
+        self.loaded = true;
+        self.failed = false;
+        self.frame = None;
+        self.missing.drain().collect()
+    }
+
+    /// A public message was broadcast: it joins the history.
+    pub fn push(&mut self, message: ChatMessage) {
+        self.messages.push_back(message);
+        while self.messages.len() > self.size {
+            self.messages.pop_front();
+        }
+        self.frame = None;
+    }
+
+    /// The `history` frame, made once per change.
+    pub fn frame(&mut self) -> Frame {
+        self.frame
+            .get_or_insert_with(|| room_event("history", &self.messages))
+            .clone()
+    }
+
+    /// A member was admitted before the history could be read.
+    pub fn owe(&mut self, id: SessionId) {
+        self.missing.insert(id);
+    }
+
+    pub fn forget(&mut self, id: SessionId) {
+        self.missing.remove(&id);
+    }
+}

@@ -1,0 +1,430 @@
+//! `ChatRoom`: owns the joined chat sessions (plain and Socket.IO alike);
+//! persists every message through the store before broadcasting it; tells
+//! everyone who comes and goes, coalesced (`presence`).
+//!
+//! - Saves run concurrently but messages are broadcast in the order they
+//!   were posted (a reorder buffer keyed by a sequence number).
+//! - Identity: a member is `verified` when its session is logged in as its
+//!   e-mail. A direct message to an account reaches only verified sessions
+//!   of that account; a reader (an anonymous visitor when anonymous chat is
+//!   off) gets public messages and presence but is not listed and gets no
+//!   direct messages.
+//! - The room never waits on the store: the history loads in the background
+//!   (`history`); while the store is down joiners are admitted with an
+//!   `error` saying history is unavailable, and get it once it loads.
+//! - With several instances, a stored message goes out through the
+//!   `ChatOutlet` and comes back as a `ChatDelivery`, so every instance
+//!   broadcasts messages in one order; presence counts the users online on
+//!   other instances too (`RemotePresence`). The room does not know the bus:
+//!   it holds recipients.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use actix::prelude::*;
+use prometheus::IntCounter;
+
+use super::history::History;
+use super::presence::Presence;
+use super::room_error;
+use super::room_event;
+use crate::configuration::ChatSettings;
+use crate::domain::{ChatMessage, Email, Id, NewMessage};
+use crate::realtime::events::{
+    ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence,
+};
+use crate::realtime::outbound::{offer, Outbound, SessionId};
+use crate::realtime::protocol::Frame;
+use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage, StoreError};
+
+pub struct ChatRoom {
+    store: Addr<MongoStore>,
+    /// Set when instances share one world.
+    outlet: Option<ChatOutlet>,
+    settings: ChatSettings,
+    /// Counts message and presence broadcasts.
+    messages_sent: IntCounter,
+    presence_sent: IntCounter,
+    members: HashMap<SessionId, Member>,
+    presence: Presence,
+    flush_scheduled: bool,
+    history: History,
+    /// Joins waiting for the first history load.
+    awaiting: Vec<Join>,
+    /// Posted messages waiting for their save, to be released in order.
+    next_sequence: u64,
+    next_to_release: u64,
+    saved: BTreeMap<u64, Option<ChatDelivery>>,
+}
+
+struct Member {
+    /// None for a reader.
+    user: Option<Email>,
+    /// Logged in as `user`.
+    verified: bool,
+    session: Recipient<Outbound>,
+}
+
+/// The room's mailbox is not capped. Sessions post with `send`, and once a
+/// capped mailbox is full actix parks the sender and retries its later
+/// sends in whatever order their futures are polled, which reorders one
+/// session's messages. What flows in is bounded by the sessions' own rate
+/// limits and queues instead.
+const MAILBOX: usize = 1 << 40;
+
+/// A session joins the room as `user` (`None`: as a reader).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Join {
+    pub id: SessionId,
+    pub user: Option<Email>,
+    /// The session is logged in as `user`.
+    pub verified: bool,
+    pub session: Recipient<Outbound>,
+}
+
+/// A session leaves the room (a `leave` event, a close, a timeout).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub id: SessionId,
+}
+
+/// Persists a message, then broadcasts it. Answers once it is stored.
+/// `verified`: the sender is logged in as the message's `user`.
+#[derive(Message)]
+#[rtype(result = "Result<ChatMessage, PostError>")]
+pub struct PostMessage {
+    pub message: NewMessage,
+    pub verified: bool,
+}
+
+/// Why a message was not posted.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// An anonymous sender used an account's e-mail.
+    #[error("{0} belongs to an account: log in to post as it")]
+    AccountEmail(Email),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PostError {
+    /// What the sender may be told (no store detail).
+    pub fn client_message(&self) -> String {
+        match self {
+            PostError::Store(error) => error.client_message(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ChatRoom {
+    pub fn new(
+        store: Addr<MongoStore>,
+        outlet: Option<ChatOutlet>,
+        settings: ChatSettings,
+        messages_sent: IntCounter,
+        presence_sent: IntCounter,
+    ) -> Self {
+        ChatRoom {
+            store,
+            outlet,
+            presence: Presence::new(settings.presence_list_max),
+            history: History::new(settings.history_size as usize),
+            settings,
+            messages_sent,
+            presence_sent,
+            members: HashMap::new(),
+            flush_scheduled: false,
+            awaiting: Vec::new(),
+            next_sequence: 0,
+            next_to_release: 0,
+            saved: BTreeMap::new(),
+        }
+    }
+
+    /// Starts loading the recent history unless a load is in flight. The
+    /// room never waits for it: joins, leaves, messages and presence keep
+    /// moving; joiners get their `history` when it arrives.
+    fn load_history(&mut self, ctx: &mut Context<Self>) {
+        if !self.history.start_loading() {
+            return;
+        }
+        let store = self.store.clone();
+        let limit = self.settings.history_size;
+        async move { ask_store(&store, RecentMessages { limit, before: None }).await }
+            .into_actor(self)
+            .map(|result, room, ctx| match result {
+                Ok(newest_first) => {
+                    let owed = room.history.loaded(newest_first);
+                    let frame = room.history.frame();
+                    room.send_to(&owed, &frame);
+                    for join in std::mem::take(&mut room.awaiting) {
+                        room.admit(join, ctx);
+                    }
+                }
+                Err(error) => {
+                    log::warn!("chat history not loaded (retried on a later join): {error}");
+                    room.history.load_failed();
+                    for join in std::mem::take(&mut room.awaiting) {
+                        room.admit(join, ctx);
+                    }
+                }
+            })
+            .spawn(ctx);
+    }
+
+    /// Adds a session, then sends it `history` (or, while the store cannot
+    /// give it, an `error` saying so; the history follows when it can) and
+    /// `presence`.
+    fn admit(&mut self, join: Join, ctx: &mut Context<Self>) {
+        let Join {
+            id,
+            user,
+            verified,
+            session,
+        } = join;
+        if let Some(user) = &user {
+            self.presence.tab_opened(user, id);
+        }
+        self.members.insert(
+            id,
+            Member {
+                user,
+                verified,
+                session: session.clone(),
+            },
+        );
+        let first = if self.history.is_loaded() {
+            self.history.frame()
+        } else {
+            self.history.owe(id);
+            room_error(
+                "the chat history is unavailable right now (the database cannot be reached); \
+                 it will be sent as soon as it can be read",
+            )
+        };
+        let welcome = [first, self.presence.snapshot()];
+        if !welcome.iter().all(|frame| offer(&session, frame)) {
+            self.remove(id);
+        }
+        self.schedule_presence_flush(ctx);
+    }
+
+    fn remove(&mut self, id: SessionId) {
+        self.history.forget(id);
+        self.awaiting.retain(|join| join.id != id);
+        if let Some(Member { user: Some(user), .. }) = self.members.remove(&id) {
+            self.presence.tab_closed(&user, id);
+        }
+    }
+
+    fn schedule_presence_flush(&mut self, ctx: &mut Context<Self>) {
+        if !self.presence.has_changes() || self.flush_scheduled {
+            return;
+        }
+        self.flush_scheduled = true;
+        let window = Duration::from_millis(self.settings.presence_window_ms);
+        ctx.run_later(window, |room, _| room.flush_presence());
+    }
+
+    /// Sends one `presence:diff` for everything that changed in the window
+    /// (and tells the other instances what changed here).
+    fn flush_presence(&mut self) {
+        self.flush_scheduled = false;
+        let changed_here = self.presence.take_local_changes();
+        if let Some(outlet) = &self.outlet {
+            if !changed_here.is_empty() {
+                outlet.presence.do_send(LocalPresence(changed_here));
+            }
+        }
+        if let Some(frame) = self.presence.take_diff() {
+            let everyone: Vec<SessionId> = self.members.keys().copied().collect();
+            self.presence_sent.inc();
+            self.send_to(&everyone, &frame);
+        }
+    }
+
+    /// Hands `frame` to each session; drops those that cannot keep up.
+    fn send_to(&mut self, sessions: &[SessionId], frame: &Frame) {
+        let too_slow: Vec<SessionId> = sessions
+            .iter()
+            .filter(|id| {
+                self.members
+                    .get(id)
+                    .is_some_and(|member| !offer(&member.session, frame))
+            })
+            .copied()
+            .collect();
+        for id in too_slow {
+            self.remove(id);
+        }
+    }
+
+    /// The sessions of `user`; only those logged in as it when
+    /// `verified_only`.
+    fn tabs_of(&self, user: &Email, verified_only: bool) -> Vec<SessionId> {
+        self.presence
+            .tabs_of(user)
+            .iter()
+            .copied()
+            .filter(|id| !verified_only || self.members.get(id).is_some_and(|member| member.verified))
+            .collect()
+    }
+
+    /// Broadcasts a stored message: public ones to everyone (and into the
+    /// history), direct ones to the sender's and recipient's sessions only
+    /// (logged-in ones, for accounts).
+    fn publish(&mut self, saved: ChatDelivery) {
+        let ChatDelivery {
+            message,
+            sender_verified,
+            recipient_is_account,
+        } = saved;
+        let frame = room_event("message", &message);
+        self.messages_sent.inc();
+        let recipients: Vec<SessionId> = match &message.to {
+            None => self.members.keys().copied().collect(),
+            Some(to) => {
+                let mut sessions = self.tabs_of(&message.user, sender_verified);
+                if *to != message.user {
+                    sessions.extend(self.tabs_of(to, recipient_is_account));
+                }
+                sessions
+            }
+        };
+        if message.to.is_none() {
+            self.history.push(message);
+        }
+        self.send_to(&recipients, &frame);
+    }
+
+    /// Releases saved messages in the order they were posted.
+    fn release_in_order(&mut self) {
+        while let Some(outcome) = self.saved.remove(&self.next_to_release) {
+            self.next_to_release += 1;
+            if let Some(saved) = outcome {
+                match &self.outlet {
+                    Some(outlet) => outlet.messages.do_send(PublishChat(saved)),
+                    None => self.publish(saved),
+                }
+            }
+        }
+    }
+}
+
+impl Actor for ChatRoom {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        self.load_history(ctx);
+    }
+}
+
+impl Handler<Join> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, join: Join, ctx: &mut Context<Self>) {
+        if self.history.is_loaded() {
+            self.admit(join, ctx);
+        } else if self.history.has_failed() {
+            // The store is down: admit now, and try again now and then.
+            self.admit(join, ctx);
+            if self.history.retry_due() {
+                self.load_history(ctx);
+            }
+        } else {
+            self.awaiting.push(join);
+            self.load_history(ctx);
+        }
+    }
+}
+
+impl Handler<Leave> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, leave: Leave, ctx: &mut Context<Self>) {
+        self.remove(leave.id);
+        self.schedule_presence_flush(ctx);
+    }
+}
+
+impl Handler<PostMessage> for ChatRoom {
+    type Result = ResponseActFuture<Self, Result<ChatMessage, PostError>>;
+
+    fn handle(&mut self, post: PostMessage, _: &mut Context<Self>) -> Self::Result {
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        let PostMessage { message, verified } = post;
+        // The id is taken now, in posting order, whatever order the checks
+        // and saves below finish in.
+        let message = message.into_message(Id::new(), crate::domain::now());
+        let store = self.store.clone();
+        let work = async move {
+            // An anonymous sender's e-mail must still be nobody's account
+            // (one may have been registered since it joined).
+            if !verified
+                && ask_store(
+                    &store,
+                    FindUserByEmail {
+                        email: message.user.clone(),
+                    },
+                )
+                .await?
+                .is_some()
+            {
+                return Err(PostError::AccountEmail(message.user));
+            }
+            // Who may receive a direct message depends on whether its
+            // recipient is an account; unknown (store down) counts as one.
+            let recipient_is_account = match &message.to {
+                None => false,
+                Some(to) => ask_store(&store, FindUserByEmail { email: to.clone() })
+                    .await
+                    .map_or(true, |found| found.is_some()),
+            };
+            let saved = ask_store(&store, SaveMessage { message }).await?;
+            Ok((saved, recipient_is_account))
+        };
+        Box::pin(work.into_actor(self).map(move |result, room, _| {
+            let saved = result
+                .as_ref()
+                .ok()
+                .map(|(message, recipient_is_account)| ChatDelivery {
+                    message: message.clone(),
+                    sender_verified: verified,
+                    recipient_is_account: *recipient_is_account,
+                });
+            room.saved.insert(sequence, saved);
+            room.release_in_order();
+            result.map(|(message, _)| message)
+        }))
+    }
+}
+
+impl Handler<ChatDelivery> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, delivery: ChatDelivery, _: &mut Context<Self>) {
+        self.publish(delivery);
+    }
+}
+
+impl Handler<RemotePresence> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, change: RemotePresence, ctx: &mut Context<Self>) {
+        self.presence.remote_changed(change.joined, change.left);
+        self.schedule_presence_flush(ctx);
+    }
+}
+
+impl Handler<ReloadHistory> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, _: ReloadHistory, ctx: &mut Context<Self>) {
+        self.load_history(ctx);
+    }
+}

@@ -1,0 +1,49 @@
+//! The seam between transports and rooms. A room's per-connection rules
+//! (`ChatClient`, `ProductClient`) implement `Endpoint`; every transport
+//! (a plain WebSocket session, a Socket.IO namespace) drives one the same
+//! way: hand it each client event in order, run the work it returns, give
+//! the answer back in the transport's own shape. So the chat and product
+//! logic exists once, whatever carries it.
+
+use actix::Recipient;
+use futures_util::future::LocalBoxFuture;
+use serde_json::Value;
+
+use super::outbound::Outbound;
+use super::reply::Outcome;
+
+/// How one client event is answered.
+pub enum Step<R> {
+    /// Now.
+    Done(Outcome),
+    /// When this work finishes, and the connection's later events wait for
+    /// it; its result goes back to `Endpoint::resume`.
+    Wait(LocalBoxFuture<'static, R>),
+    /// When this work finishes; later events need not wait (their order is
+    /// kept further on, e.g. by the room's mailbox).
+    Answer(LocalBoxFuture<'static, Outcome>),
+}
+
+/// One connection's side of a room.
+pub trait Endpoint: Unpin + 'static {
+    /// What a `Step::Wait` hands back.
+    type Resume: 'static;
+
+    /// The connection is up: `session` is where the room sends its frames.
+    fn open(&mut self, session: Recipient<Outbound>);
+
+    /// One client event. `session` makes the recipient of this connection's
+    /// frames, if the event needs one.
+    fn on_event(
+        &mut self,
+        event: &str,
+        data: &Value,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<Self::Resume>;
+
+    /// The work of a `Step::Wait` finished.
+    fn resume(&mut self, resume: Self::Resume, session: impl FnOnce() -> Recipient<Outbound>) -> Outcome;
+
+    /// The connection ended (or left the namespace).
+    fn close(&mut self);
+}

@@ -1,0 +1,75 @@
+//! The messages between the rooms (`ChatRoom`, `ProductFeed`) and the
+//! cluster bus. Both sides name only these types and hold each other as
+//! `Recipient`s, so neither module imports the other: the rooms work the
+//! same with no bus at all (one instance), and the bus routes events
+//! without knowing which actor takes them.
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ChatMessage, Email};
+use crate::store::StoreEvent;
+
+/// A stored chat message and who may receive it: broadcast by the room
+/// (handed to it by the bus when instances share one world).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct ChatDelivery {
+    pub message: ChatMessage,
+    /// Whether the sender was logged in (their copy goes to their
+    /// logged-in sessions only).
+    pub sender_verified: bool,
+    /// Whether the recipient of a direct message is an account (it goes to
+    /// sessions logged in as it only).
+    pub recipient_is_account: bool,
+}
+
+/// Room → bus: publish a stored chat message to every instance (the room
+/// broadcasts it when it comes back, in the cluster's one order).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishChat(pub ChatDelivery);
+
+/// Room → bus: this instance's online users changed: `(user, online)` per
+/// user whose local state may have changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LocalPresence(pub Vec<(Email, bool)>);
+
+/// Bus → room: users came online or went offline on another instance (each
+/// entry: one instance more or fewer lists the user).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemotePresence {
+    pub joined: Vec<Email>,
+    pub left: Vec<Email>,
+}
+
+/// Bus → room: read the history again (another instance's messages may have
+/// been missed while Redis was away).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReloadHistory;
+
+/// Bus → product feed: drop the cached snapshot (another instance's changes
+/// may have been missed while Redis was away).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ForgetSnapshot;
+
+/// Where the bus delivers what it receives: this instance's rooms.
+#[derive(Clone)]
+pub struct LocalRooms {
+    pub products: Recipient<StoreEvent>,
+    pub forget_snapshot: Recipient<ForgetSnapshot>,
+    pub chat: Recipient<ChatDelivery>,
+    pub presence: Recipient<RemotePresence>,
+    pub reload_history: Recipient<ReloadHistory>,
+}
+
+/// Where the chat room publishes when instances share one world.
+#[derive(Clone)]
+pub struct ChatOutlet {
+    pub messages: Recipient<PublishChat>,
+    pub presence: Recipient<LocalPresence>,
+}

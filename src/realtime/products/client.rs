@@ -1,0 +1,138 @@
+//! The product feed as one connection uses it, whatever its transport:
+//! receiving the feed, `product:create` and `product:delete` (the REST
+//! API's rule: an admin once accounts exist), and `cart:watch` (the cart
+//! rule: its owner or an admin). Plain `/ws/products` sessions and
+//! Socket.IO's `/products` namespace both drive a `ProductClient`.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use futures_util::FutureExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::feed::{ProductFeed, Subscribe, Unsubscribe, WatchCart};
+use crate::auth::{authorize_cart, may_write_products, Accounts};
+use crate::domain::{parse_id, Id, NewProduct, User, ValidationError};
+use crate::realtime::endpoint::{Endpoint, Step};
+use crate::realtime::outbound::{next_session_id, Outbound, SessionId};
+use crate::realtime::reply::{Outcome, Refusal};
+use crate::store::{ask_store, CreateProduct, DeleteProduct, MongoStore};
+
+pub struct ProductClient {
+    id: SessionId,
+    feed: Addr<ProductFeed>,
+    store: Addr<MongoStore>,
+    accounts: Arc<Accounts>,
+    /// Who opened the connection (from the session cookie at the handshake).
+    viewer: Option<User>,
+}
+
+impl ProductClient {
+    pub fn new(
+        feed: Addr<ProductFeed>,
+        store: Addr<MongoStore>,
+        accounts: Arc<Accounts>,
+        viewer: Option<User>,
+    ) -> ProductClient {
+        ProductClient {
+            id: next_session_id(),
+            feed,
+            store,
+            accounts,
+            viewer,
+        }
+    }
+}
+
+impl Endpoint for ProductClient {
+    /// A write's or a watch's outcome.
+    type Resume = Outcome;
+
+    /// Starts receiving the feed: the snapshot, then every change.
+    fn open(&mut self, session: Recipient<Outbound>) {
+        self.feed.do_send(Subscribe { id: self.id, session });
+    }
+
+    /// Stops receiving the feed.
+    fn close(&mut self) {
+        self.feed.do_send(Unsubscribe { id: self.id });
+    }
+
+    fn resume(&mut self, outcome: Outcome, _: impl FnOnce() -> Recipient<Outbound>) -> Outcome {
+        outcome
+    }
+
+    /// Writes wait for the store before the connection's next event runs;
+    /// their success reaches every client through the feed.
+    fn on_event(
+        &mut self,
+        event: &str,
+        data: &Value,
+        _: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<Outcome> {
+        match event {
+            "product:create" | "product:delete" => {
+                if let Err(refusal) = may_write_products(&self.accounts, self.viewer.as_ref()) {
+                    return Step::Done(Err(refusal.into()));
+                }
+                let store = self.store.clone();
+                if event == "product:create" {
+                    match NewProduct::parse(data) {
+                        Ok(product) => Step::Wait(
+                            async move { Ok(json!(ask_store(&store, CreateProduct { product }).await?)) }
+                                .boxed_local(),
+                        ),
+                        Err(error) => Step::Done(Err(error.into())),
+                    }
+                } else {
+                    match parse_target(data) {
+                        Ok(id) => Step::Wait(
+                            async move {
+                                ask_store(&store, DeleteProduct { id }).await?;
+                                Ok(json!({ "_id": id.to_hex() }))
+                            }
+                            .boxed_local(),
+                        ),
+                        Err(error) => Step::Done(Err(error.into())),
+                    }
+                }
+            }
+            "cart:watch" => match parse_target(data) {
+                Ok(cart) => {
+                    let (store, accounts) = (self.store.clone(), self.accounts.clone());
+                    let (viewer, feed, id) = (self.viewer.clone(), self.feed.clone(), self.id);
+                    Step::Wait(
+                        async move {
+                            authorize_cart(&store, &accounts, viewer.as_ref(), cart)
+                                .await
+                                .map_err(|refusal| {
+                                    Refusal::new(format!("cart:watch refused: {}", refusal.client_message()))
+                                })?;
+                            feed.do_send(WatchCart { id, cart });
+                            Ok(json!({ "_id": cart.to_hex() }))
+                        }
+                        .boxed_local(),
+                    )
+                }
+                Err(error) => Step::Done(Err(error.into())),
+            },
+            other => Step::Done(Err(Refusal::new(format!(
+                "unknown event {other:?}: the product feed accepts product:create, product:delete and cart:watch"
+            )))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct IdRequest {
+    #[serde(rename = "_id")]
+    id: String,
+}
+
+/// The `{"_id": "<id>"}` data of `product:delete` and `cart:watch`.
+fn parse_target(data: &Value) -> Result<Id, ValidationError> {
+    let request = IdRequest::deserialize(data)
+        .map_err(|_| ValidationError::new("_id", r#"this event needs {"_id": "<id>"}"#))?;
+    parse_id("_id", &request.id)
+}
