@@ -14,7 +14,7 @@ use super::extractors::{ChatIdentity, Viewer};
 use super::security::{client_address, listed_foreign_origin};
 use super::ApiError;
 use crate::realtime::engine::{ClientPackets, EngineSocket, Poll};
-use crate::realtime::socketio::{SocketIoDeps, SocketIoIdentity, SocketIoSession};
+use crate::realtime::socketio::{Rooms, SocketIoDeps, SocketIoIdentity, SocketIoSession};
 use crate::state::AppState;
 
 /// The client bundle: socket.io-client's `dist/socket.io.min.js`, vendored
@@ -150,10 +150,12 @@ async fn open_session(request: &HttpRequest, state: &AppState) -> Result<SocketI
     let ChatIdentity(chat) = ChatIdentity::extract(request).await?;
     let deps = SocketIoDeps {
         settings: state.settings.clone(),
-        store: state.store.clone(),
-        product_feed: state.product_feed.clone(),
-        chat_room: state.chat_room.clone(),
-        accounts: state.accounts.clone(),
+        rooms: Rooms {
+            store: state.store.clone(),
+            product_feed: state.product_feed.clone(),
+            chat_room: state.chat_room.clone(),
+            accounts: state.accounts.clone(),
+        },
         sessions: state.socketio.clone(),
         context: state.sessions.socketio.clone(),
     };

@@ -1,7 +1,7 @@
 //! Socket.IO v5 over the Engine.IO layer (`crate::realtime::engine`):
-//! packets (`packet`), the session actor that carries one client
-//! (`session`), and its namespaces, events and acknowledgements
-//! (`namespaces`). A Socket.IO connection is one more kind of session in
+//! packets and acknowledgements (`packet`), the namespaces a client joins
+//! and the room endpoints behind them (`namespaces`), and the session actor
+//! that carries one client (`session`). A Socket.IO connection is one more kind of session in
 //! the same `ProductFeed` and `ChatRoom`; namespaces `/products` and `/chat`
 //! drive the plain sockets' endpoints, `/` gets the course's
 //! `update_products`.
@@ -10,4 +10,5 @@ pub mod namespaces;
 pub mod packet;
 pub mod session;
 
-pub use session::{SocketIoDeps, SocketIoIdentity, SocketIoSession, SocketIoSessions};
+pub use namespaces::{Rooms, SocketIoIdentity};
+pub use session::{SocketIoDeps, SocketIoSession, SocketIoSessions};

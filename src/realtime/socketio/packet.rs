@@ -2,7 +2,9 @@
 //! `<type>[<namespace>,][<ack id>][<JSON>]`. Text only: binary packets are
 //! not supported. The encoders return whole Engine.IO messages (`4...`).
 
-use serde_json::Value;
+use serde_json::{json, Value};
+
+use crate::realtime::reply::Outcome;
 
 /// A Socket.IO packet from a client.
 #[derive(Debug, PartialEq)]
@@ -70,6 +72,25 @@ impl<'a> SocketPacket<'a> {
     }
 }
 
+/// A client packet, owned: waiting its turn in the session's queue.
+pub struct Packet {
+    pub kind: SocketPacketKind,
+    pub namespace: String,
+    pub ack: Option<u64>,
+    pub data: Option<Value>,
+}
+
+impl From<SocketPacket<'_>> for Packet {
+    fn from(packet: SocketPacket<'_>) -> Packet {
+        Packet {
+            kind: packet.kind,
+            namespace: packet.namespace.to_owned(),
+            ack: packet.ack,
+            data: packet.data,
+        }
+    }
+}
+
 /// `<namespace>,` for a namespace other than `/`, else nothing.
 fn namespace_prefix(namespace: &str) -> String {
     match namespace {
@@ -104,6 +125,21 @@ pub fn ack(namespace: &str, id: u64, data: &Value) -> String {
 pub fn event(namespace: &str, name: &str, data: &Value) -> String {
     let packet = Value::Array(vec![Value::String(name.to_owned()), data.clone()]);
     format!("42{}{packet}", namespace_prefix(namespace))
+}
+
+/// The answer to an event: its acknowledgement if the client asked for
+/// one (`{status: "success", payload}` or `{status: "error", error,
+/// field}`), else a refusal as an `error` event, as on the plain sockets;
+/// nothing for a success nobody asked to hear of.
+pub fn answer(namespace: &str, ack: Option<u64>, outcome: Outcome) -> Option<String> {
+    Some(match (ack, outcome) {
+        (Some(id), Ok(payload)) => {
+            self::ack(namespace, id, &json!({"status": "success", "payload": payload}))
+        }
+        (Some(id), Err(refusal)) => self::ack(namespace, id, &refusal.ack()),
+        (None, Ok(_)) => return None,
+        (None, Err(refusal)) => event(namespace, "error", &refusal.event_data()),
+    })
 }
 
 #[cfg(test)]

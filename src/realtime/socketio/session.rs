@@ -1,7 +1,9 @@
 //! `SocketIoSession`: one Socket.IO client, whatever its transport. It
 //! carries an Engine.IO session (`Engine`: polling or WebSocket, the
-//! upgrade, heartbeats) and the Socket.IO namespaces the client joined
-//! (`namespaces`), and takes part in the same rooms as the plain sockets:
+//! upgrade, heartbeats), reads the Socket.IO packets inside it strictly in
+//! arrival order, and hands each event to the endpoint of its namespace
+//! (`Namespaces`), answering with an acknowledgement or an `error` event.
+//! It takes part in the same rooms as the plain sockets:
 //! `ProductFeed` owns it for `/products` (and `/` for `update_products`),
 //! `ChatRoom` for `/chat`. Their frames arrive as `Outbound` and leave in
 //! their Socket.IO encoding, made once per broadcast. Rate limits, the
@@ -14,13 +16,15 @@ use actix::prelude::*;
 use actix_web_actors::ws::CloseCode;
 use bytestring::ByteString;
 
-use super::namespaces::{Namespaces, Packet};
-use crate::auth::Accounts;
+use serde_json::Value;
+
+use super::namespaces::{Connect, Namespaces, Rooms, SocketIoIdentity};
+use super::packet::{self, Packet, SocketPacket, SocketPacketKind};
 use crate::configuration::Settings;
-use crate::domain::{Email, User};
 use crate::metrics::CloseReason;
-use crate::realtime::chat::ChatRoom;
+use crate::realtime::endpoint::{Endpoint, Step};
 use crate::realtime::engine::packet::{self as engine_packet, EnginePacket, CLOSE};
+use crate::realtime::engine::registry::random_id;
 use crate::realtime::engine::transport::{PollAnswer, Sent};
 use crate::realtime::engine::{
     ClientPackets, Engine, EngineError, EngineHost, EngineSessions, Poll, Probed, TransportClosed,
@@ -29,9 +33,8 @@ use crate::realtime::engine::{
 use crate::realtime::limits::SessionSlot;
 use crate::realtime::ordered::InOrder;
 use crate::realtime::outbound::Outbound;
-use crate::realtime::products::ProductFeed;
-use crate::realtime::session::{RateLimiter, SessionContext};
-use crate::store::MongoStore;
+use crate::realtime::reply::{Outcome, Refusal};
+use crate::realtime::session::{RateDecision, RateLimiter, SessionContext};
 
 /// The live Socket.IO sessions, by Engine.IO session id.
 pub type SocketIoSessions = EngineSessions<SocketIoSession>;
@@ -41,29 +44,19 @@ pub type SocketIoSessions = EngineSessions<SocketIoSession>;
 pub struct SocketIoDeps {
     /// Shared by every session (`[websocket]` and `[chat]` apply).
     pub settings: Arc<Settings>,
-    pub store: Addr<MongoStore>,
-    pub product_feed: Addr<ProductFeed>,
-    pub chat_room: Addr<ChatRoom>,
-    pub accounts: Arc<Accounts>,
+    pub rooms: Rooms,
     pub sessions: Arc<SocketIoSessions>,
     pub context: SessionContext,
 }
 
-/// Who opened the session (from the session cookie at the handshake).
-pub struct SocketIoIdentity {
-    pub viewer: Option<User>,
-    /// The e-mail a logged-in user chats as.
-    pub chat: Option<Email>,
-}
-
 pub struct SocketIoSession {
-    pub(super) deps: SocketIoDeps,
-    pub(super) identity: SocketIoIdentity,
+    deps: SocketIoDeps,
+    identity: SocketIoIdentity,
     engine: Engine,
-    pub(super) namespaces: Namespaces,
+    namespaces: Namespaces,
     /// Packets are handled strictly in arrival order.
-    pub(super) order: InOrder<Packet>,
-    pub(super) limiter: RateLimiter,
+    order: InOrder<Packet>,
+    limiter: RateLimiter,
     close_reason: CloseReason,
     _slot: SessionSlot,
 }
@@ -73,7 +66,7 @@ impl SocketIoSession {
         let settings = &deps.settings.websocket;
         let limiter = RateLimiter::new(settings.rate_per_second, settings.rate_burst);
         let engine = Engine::new(
-            engine_packet_sid(),
+            random_id(),
             settings.outbound_queue,
             deps.context.metrics.frames_sent.clone(),
         );
@@ -100,7 +93,7 @@ impl SocketIoSession {
 
     /// Sends one packet by the current transport. A client whose queue is
     /// full is closed, as on the plain sockets.
-    pub(super) fn send(&mut self, packet: ByteString, ctx: &mut Context<Self>) {
+    fn send(&mut self, packet: ByteString, ctx: &mut Context<Self>) {
         match self.engine.send(packet) {
             Sent::Ok => {}
             Sent::TooSlow => self.close(CloseReason::SlowConsumer, ctx),
@@ -108,11 +101,11 @@ impl SocketIoSession {
         }
     }
 
-    pub(super) fn send_text(&mut self, packet: String, ctx: &mut Context<Self>) {
+    fn send_text(&mut self, packet: String, ctx: &mut Context<Self>) {
         self.send(ByteString::from(packet), ctx);
     }
 
-    pub(super) fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+    fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
         self.close_reason = reason;
         self.engine.close(match reason {
             CloseReason::Shutdown => CloseCode::Away,
@@ -149,11 +142,138 @@ impl SocketIoSession {
         }
         Ok(())
     }
-}
 
-/// A session id: random, not guessable.
-fn engine_packet_sid() -> String {
-    crate::realtime::engine::registry::random_id()
+    /// One Socket.IO packet (an Engine.IO message) from the client.
+    fn on_message(&mut self, text: &str, ctx: &mut Context<Self>) -> Result<(), EngineError> {
+        let packet = Packet::from(SocketPacket::parse(text).map_err(EngineError::BadPacket)?);
+        // Every packet counts against the rate limit, as every frame does
+        // on the plain sockets; only an event's refusal is worth a reply.
+        match self.limiter.check() {
+            RateDecision::Allow => {}
+            RateDecision::RejectAndWarn if packet.kind == SocketPacketKind::Event => {
+                let limit = self.deps.settings.websocket.rate_per_second;
+                let refusal = Refusal::new(format!(
+                    "rate limit exceeded ({limit} events/s): events are being dropped"
+                ));
+                self.answer(&packet.namespace, packet.ack, Err(refusal), ctx);
+                return Ok(());
+            }
+            RateDecision::RejectAndWarn | RateDecision::Reject => return Ok(()),
+        }
+        let (namespace, ack) = (packet.namespace.clone(), packet.ack);
+        match self.order.arrive(packet, text.len()) {
+            Ok(Some(packet)) => self.run(packet, ctx),
+            Ok(None) => {}
+            Err(overflow) => self.answer(&namespace, ack, Err(Refusal::new(overflow.to_string())), ctx),
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, packet: Packet, ctx: &mut Context<Self>) {
+        let Packet {
+            kind,
+            namespace,
+            ack,
+            data,
+        } = packet;
+        match kind {
+            SocketPacketKind::Connect => self.connect(&namespace, ctx),
+            SocketPacketKind::Disconnect => self.namespaces.disconnect(&namespace, &self.deps.rooms),
+            SocketPacketKind::Ack => {} // the server asks for no acks
+            SocketPacketKind::Event => {
+                let mut arguments = match data {
+                    Some(Value::Array(arguments)) => arguments.into_iter(),
+                    _ => Vec::new().into_iter(),
+                };
+                let Some(Value::String(name)) = arguments.next() else {
+                    let refusal = Refusal::new("an event is [\"<name>\", <data>]");
+                    return self.answer(&namespace, ack, Err(refusal), ctx);
+                };
+                let data = arguments.next().unwrap_or(Value::Null);
+                match namespace.as_str() {
+                    "/products" => self.drive(Namespaces::products, namespace, ack, &name, &data, ctx),
+                    "/chat" => self.drive(Namespaces::chat, namespace, ack, &name, &data, ctx),
+                    other => {
+                        let refusal = Refusal::new(format!(
+                            "unknown event {name:?}: {other} accepts no events (it only sends update_products)"
+                        ));
+                        self.answer(&namespace, ack, Err(refusal), ctx);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the packets that waited, until one of them must be waited for.
+    fn run_waiting(&mut self, ctx: &mut Context<Self>) {
+        while let Some(packet) = self.order.release() {
+            self.run(packet, ctx);
+            if self.order.is_held() {
+                break;
+            }
+        }
+    }
+
+    fn connect(&mut self, namespace: &str, ctx: &mut Context<Self>) {
+        let deps = &self.deps;
+        match self
+            .namespaces
+            .connect(namespace, &deps.rooms, &deps.settings.chat, &self.identity)
+        {
+            Connect::Invalid => self.send_text(packet::connect_error(namespace, "Invalid namespace"), ctx),
+            Connect::Again => self.send_text(packet::connected(namespace, &random_id()), ctx),
+            Connect::New => {
+                // Connected first, then the feed (it comes through the
+                // mailbox, after this).
+                self.send_text(packet::connected(namespace, &random_id()), ctx);
+                let session = ctx.address().recipient();
+                self.namespaces.open(namespace, &self.deps.rooms, session);
+            }
+        }
+    }
+
+    /// Hands an event to the namespace's endpoint and answers with its
+    /// outcome, now or when its work is done.
+    fn drive<E: Endpoint>(
+        &mut self,
+        endpoint_of: fn(&mut Namespaces) -> Option<&mut E>,
+        namespace: String,
+        ack: Option<u64>,
+        name: &str,
+        data: &Value,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(endpoint) = endpoint_of(&mut self.namespaces) else {
+            let refusal = Refusal::new(format!("connect to {namespace} first"));
+            return self.answer(&namespace, ack, Err(refusal), ctx);
+        };
+        match endpoint.on_event(name, data, || ctx.address().recipient()) {
+            Step::Done(outcome) => self.answer(&namespace, ack, outcome, ctx),
+            Step::Answer(work) => {
+                work.into_actor(self)
+                    .map(move |outcome, session, ctx| session.answer(&namespace, ack, outcome, ctx))
+                    .spawn(ctx);
+            }
+            Step::Wait(work) => {
+                self.order.hold();
+                work.into_actor(self)
+                    .map(move |resume, session, ctx| {
+                        if let Some(endpoint) = endpoint_of(&mut session.namespaces) {
+                            let outcome = endpoint.resume(resume, || ctx.address().recipient());
+                            session.answer(&namespace, ack, outcome, ctx);
+                        }
+                        session.run_waiting(ctx);
+                    })
+                    .spawn(ctx);
+            }
+        }
+    }
+
+    fn answer(&mut self, namespace: &str, ack: Option<u64>, outcome: Outcome, ctx: &mut Context<Self>) {
+        if let Some(reply) = packet::answer(namespace, ack, outcome) {
+            self.send_text(reply, ctx);
+        }
+    }
 }
 
 impl EngineHost for SocketIoSession {}
@@ -185,7 +305,7 @@ impl Actor for SocketIoSession {
         metrics.sessions.dec();
         metrics.closed(self.close_reason);
         self.deps.sessions.remove(self.engine.sid());
-        self.namespaces.close_all(&self.deps);
+        self.namespaces.close_all(&self.deps.rooms);
         // A waiting poll learns the session is closed; a WebSocket closes.
         self.engine.close(CloseCode::Normal);
     }
