@@ -3,14 +3,18 @@
 # scenario starts a fresh server (embedded store, temporary data dir) on
 # 127.0.0.1:8080 and measures it with the load tool and wrk.
 #   scripts/bench.sh [OUTPUT_DIR]        (default target/bench)
+# SERVER=path/to/ecommerce measures that binary instead (no build): how
+# two builds are compared side by side.
 # Needs wrk for the REST figure (apt-get install wrk). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-target/bench}"
 mkdir -p "$OUT"
-cargo build --release --bins
-SERVER=target/release/ecommerce
-LOADTEST=target/release/loadtest
+if [ -z "${SERVER:-}" ]; then
+  cargo build --release --bins
+fi
+SERVER="${SERVER:-target/release/ecommerce}"
+LOADTEST="${LOADTEST:-target/release/loadtest}"
 ADMIN=(--admin-email bench@example.com --admin-password bench-password)
 PID=""
 

@@ -21,7 +21,7 @@ LAYERS = [
     ("store", 1), ("cluster", 1),
     ("auth", 2), ("templates", 2),
     # realtime/, from its shared vocabulary up to its transports
-    ("realtime::protocol", 3), ("realtime::outbound", 3), ("realtime::reply", 3),
+    ("realtime::stream", 3), ("realtime::protocol", 3), ("realtime::outbound", 3), ("realtime::reply", 3),
     ("realtime::ordered", 3), ("realtime::session", 3), ("realtime::limits", 3),
     ("realtime::events", 3), ("realtime::endpoint", 3),
     ("realtime::chat", 4), ("realtime::products", 4),

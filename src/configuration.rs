@@ -42,6 +42,21 @@ pub struct Settings {
     pub session: SessionSettings,
     pub users: UserSettings,
     pub redis: RedisSettings,
+    pub delivery: DeliverySettings,
+}
+
+/// What is kept for clients that resume from an offset after a reconnect.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeliverySettings {
+    /// Events kept per stream (`chat`, `products`).
+    pub retain: usize,
+    /// Seconds an event is kept at most.
+    pub retain_s: u64,
+    /// Events kept per cart stream (each is a whole cart: the last few
+    /// are all a resuming cart page needs).
+    pub cart_retain: usize,
+    /// Cart streams kept at most (the least recently changed go first).
+    pub cart_streams: usize,
 }
 
 /// Scale-out: with a Redis URL, instances share broadcasts, presence,
@@ -56,6 +71,11 @@ pub struct RedisSettings {
     /// How long an instance's online users outlive its last refresh: when an
     /// instance dies, the others announce its users as left within this.
     pub presence_ttl_s: u64,
+    /// How long an instance that cannot reach Redis holds its own events
+    /// back (so that, if Redis answers within it, every instance still
+    /// delivers them in one order) before delivering them to its own
+    /// sessions anyway.
+    pub local_delivery_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

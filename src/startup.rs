@@ -25,6 +25,7 @@ use crate::realtime::bus::Bus;
 use crate::realtime::events::{ChatOutlet, LocalRooms};
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
+use crate::realtime::stream::LocalClock;
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::routes;
 use crate::routes::normalize::normalize_path;
@@ -153,9 +154,13 @@ impl Application {
             None => feed_context.address().recipient(),
         };
         let store = MongoStore::new(backend.clone(), store_events.clone(), store_failures.clone()).start();
+        // Offsets of events that no bus stamps (every event, without Redis).
+        let clock = LocalClock::new();
         let product_feed = feed_context.run(ProductFeed::new(
             store.clone(),
             settings.catalog.snapshot_size,
+            &settings.delivery,
+            clock.clone(),
             metrics.broadcasts("products"),
             metrics.broadcasts("carts"),
         ));
@@ -169,6 +174,8 @@ impl Application {
             store.clone(),
             outlet,
             settings.chat.clone(),
+            &settings.delivery,
+            clock.clone(),
             metrics.broadcasts("chat"),
             metrics.broadcasts("presence"),
         ));
@@ -181,14 +188,18 @@ impl Application {
                 chat: chat_room.clone().recipient(),
                 presence: chat_room.clone().recipient(),
                 reload_history: chat_room.clone().recipient(),
+                chat_head: chat_room.clone().recipient(),
+                products_head: product_feed.clone().recipient(),
             };
             context.run(Bus::new(
                 &settings.redis,
+                &settings.delivery,
                 client,
                 store.clone(),
                 rooms,
                 accounts.clone(),
                 link.clone(),
+                clock.clone(),
             ));
             link
         });

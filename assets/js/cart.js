@@ -65,16 +65,23 @@
     .then((r) => r.payload && render(r.payload))
     .catch(() => {});
 
-  // On every (re)connect: watch the cart again and re-read it, so changes
-  // made while the page was offline show up.
+  // On every (re)connect: watch the cart again from the last change seen
+  // (`since`); the server replays what was missed (`recovered`). The cart
+  // is re-read only when that cannot be done (first connect, or changes no
+  // longer kept), so changes made while the page was offline show up.
+  let cartOffset = null;
   const live = window.LiveSocket('/ws/products', {
     statusElement: status,
     onOpen() {
-      live.send('cart:watch', { _id: cartId });
-      refresh();
+      live.send('cart:watch', cartOffset ? { _id: cartId, since: cartOffset } : { _id: cartId });
+      if (!cartOffset) refresh();
     },
-    onEvent(event, data) {
-      if (event === 'cart:updated' && data._id === cartId) render(data);
+    onEvent(event, data, offset) {
+      if (event === 'cart:updated' && data._id === cartId) {
+        cartOffset = offset || cartOffset;
+        render(data);
+      }
+      if (event === 'recovered' && data.stream === `cart:${cartId}` && !data.recovered) refresh();
       if ((event === 'product:updated' || event === 'product:deleted')
           && body.querySelector(`[data-product="${data._id}"]`)) {
         refresh();

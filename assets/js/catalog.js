@@ -37,10 +37,14 @@
     });
   }
 
-  // The snapshot sent on every (re)connect refreshes prices and stock.
-  window.LiveSocket('/ws/products', {
+  // A reconnect resumes from the last offset seen (the changes missed are
+  // replayed); if they are no longer kept, a fresh snapshot refreshes
+  // prices and stock.
+  let lastOffset = null;
+  window.LiveSocket(() => (lastOffset ? `/ws/products?since=${encodeURIComponent(lastOffset)}` : '/ws/products'), {
     statusElement: document.getElementById('connection'),
-    onEvent(event, data) {
+    onEvent(event, data, offset) {
+      if (offset && event !== 'cart:updated') lastOffset = offset;
       if (event === 'products') data.forEach(applyProduct);
       if (event === 'product:updated') applyProduct(data);
       if (event === 'product:deleted') {

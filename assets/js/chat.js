@@ -2,10 +2,13 @@
 // textContent. Presence events are applied as set operations, so a notice
 // that repeats what the snapshot said changes nothing.
 //
-// Reconnects by itself (LiveSocket), rejoins, and catches up: after a
-// reconnect it asks the API for the public messages after the last one it
-// showed and, when logged in, for its own direct messages. A message typed
-// while offline waits in an outbox (shown greyed) and is sent once joined.
+// Reconnects by itself (LiveSocket), rejoins, and catches up: it rejoins
+// with the offset of the last event it saw (`since`), and the server
+// replays exactly what was missed (`recovered: true`). Only if those events
+// are no longer kept (`recovered: false`) does it ask the API for the public
+// messages after the last one it showed and, when logged in, for its own
+// direct messages. A message typed while offline waits in an outbox (shown
+// greyed) and is sent once joined.
 (() => {
   const $ = (id) => document.getElementById(id);
   const messages = $('messages');
@@ -18,6 +21,7 @@
   let everJoined = false; // a later join is a rejoin: catch up
   let lastPublic = null; // newest public message id shown
   let lastDirect = null; // newest direct message id shown
+  let lastOffset = null; // offset of the last chat event seen: resume from it
   // A logged-in user chats as their account's e-mail: no prompt.
   const account = document.body.dataset.userEmail || null;
 
@@ -136,10 +140,19 @@
     statusElement: $('connection'),
     onOpen() {
       joined = false;
-      if (me) live.send('join', { user: me });
+      if (me) live.send('join', everJoined && lastOffset ? { user: me, since: lastOffset } : { user: me });
     },
-    onEvent(event, data) {
+    onEvent(event, data, offset) {
+      if (offset && (event === 'history' || event === 'message')) lastOffset = offset;
       switch (event) {
+        case 'recovered':
+          // Every missed message was replayed: nothing to fetch. (If not,
+          // the history follows, and the API fills the gap.)
+          if (data.recovered) {
+            joined = true;
+            flushOutbox();
+          }
+          break;
         case 'history':
           onHistory(data);
           break;

@@ -4,6 +4,9 @@
 // count starts over once a connection opens. A 1001 close ("going away":
 // the server is restarting) is just one more reason to reconnect.
 // The state is shown in `statusElement` (text, and data-state live/offline).
+// `path` may be a function, asked at every (re)connect: a page resumes
+// from the offset it saw last with `?since=`. `onEvent(event, data, offset)`
+// gets the event's stream offset, if it has one.
 window.LiveSocket = (path, { onOpen, onEvent, statusElement }) => {
   let socket = null;
   let attempt = 0;
@@ -34,7 +37,8 @@ window.LiveSocket = (path, { onOpen, onEvent, statusElement }) => {
 
   function connect() {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    socket = new WebSocket(`${scheme}://${location.host}${path}`);
+    const target = typeof path === 'function' ? path() : path;
+    socket = new WebSocket(`${scheme}://${location.host}${target}`);
     show('connecting…', false);
     socket.addEventListener('open', () => {
       attempt = 0;
@@ -44,7 +48,7 @@ window.LiveSocket = (path, { onOpen, onEvent, statusElement }) => {
     socket.addEventListener('message', (message) => {
       let frame;
       try { frame = JSON.parse(message.data); } catch { return; }
-      onEvent(frame.event, frame.data);
+      onEvent(frame.event, frame.data, frame.offset);
     });
     socket.addEventListener('close', (event) => {
       const delay = nextDelay();

@@ -40,11 +40,14 @@
     errorBox.textContent = '';
   }
 
-  // Every (re)connect starts with a fresh `products` snapshot, so the list
-  // is whole again after any outage.
-  const live = window.LiveSocket('/ws/products', {
+  // A reconnect resumes from the last offset seen: the server replays the
+  // changes missed (`recovered`), or, if they are no longer kept, sends a
+  // fresh `products` snapshot, so the list is whole again after any outage.
+  let lastOffset = null;
+  const live = window.LiveSocket(() => (lastOffset ? `/ws/products?since=${encodeURIComponent(lastOffset)}` : '/ws/products'), {
     statusElement: status,
-    onEvent(event, data) {
+    onEvent(event, data, offset) {
+      if (offset) lastOffset = offset;
       if (event === 'products') {
         products.clear();
         data.forEach((p) => products.set(p._id, p));

@@ -7,8 +7,18 @@
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::stream::Offset;
 use crate::domain::{ChatMessage, Email};
 use crate::store::StoreEvent;
+
+/// An event with its offset in its stream: what the bus delivers (the
+/// offset is the Redis stream entry id, the same on every instance).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Stamped<T> {
+    pub offset: Offset,
+    pub event: T,
+}
 
 /// A stored chat message and who may receive it: broadcast by the room
 /// (handed to it by the bus when instances share one world).
@@ -57,14 +67,22 @@ pub struct ReloadHistory;
 #[rtype(result = "()")]
 pub struct ForgetSnapshot;
 
+/// Bus → room: where its stream stands in Redis; its offsets go on from
+/// there (the head of its log, until the next event).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StreamHead(pub Offset);
+
 /// Where the bus delivers what it receives: this instance's rooms.
 #[derive(Clone)]
 pub struct LocalRooms {
-    pub products: Recipient<StoreEvent>,
+    pub products: Recipient<Stamped<StoreEvent>>,
     pub forget_snapshot: Recipient<ForgetSnapshot>,
-    pub chat: Recipient<ChatDelivery>,
+    pub chat: Recipient<Stamped<ChatDelivery>>,
     pub presence: Recipient<RemotePresence>,
     pub reload_history: Recipient<ReloadHistory>,
+    pub chat_head: Recipient<StreamHead>,
+    pub products_head: Recipient<StreamHead>,
 }
 
 /// Where the chat room publishes when instances share one world.

@@ -19,7 +19,8 @@
 //!   the per-connection rules every transport drives (`endpoint::Endpoint`);
 //! - `events`: the messages between the rooms and the bus (neither names
 //!   the other);
-//! - the shared vocabulary: `protocol` (frames), `outbound` (the bounded
+//! - the shared vocabulary: `protocol` (frames), `stream` (offsets and the
+//!   events kept for clients that resume), `outbound` (the bounded
 //!   hand-off to a session), `reply` (answers), `ordered` (events in
 //!   arrival order), `session` (rate limits, context), `limits` (session
 //!   slots).
@@ -37,6 +38,7 @@ pub mod protocol;
 pub mod reply;
 pub mod session;
 pub mod socketio;
+pub mod stream;
 pub mod websocket;
 
 pub use chat::ChatRoom;

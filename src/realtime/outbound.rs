@@ -24,6 +24,9 @@ pub fn next_session_id() -> SessionId {
 pub enum Outbound {
     /// Write this frame to the client.
     Frame(Frame),
+    /// Write these frames, in order, in one go (a welcome, or a replay of
+    /// missed events: one place in the queue however many they are).
+    Frames(Vec<Frame>),
     /// The client did not keep up with its queue: close the connection.
     CloseTooSlow,
 }
@@ -32,6 +35,18 @@ pub enum Outbound {
 /// close; false means it is gone (full or closed) and must be forgotten.
 pub fn offer(session: &Recipient<Outbound>, frame: &Frame) -> bool {
     match session.try_send(Outbound::Frame(frame.clone())) {
+        Ok(()) => true,
+        Err(SendError::Full(_)) => {
+            session.do_send(Outbound::CloseTooSlow);
+            false
+        }
+        Err(SendError::Closed(_)) => false,
+    }
+}
+
+/// Offers several frames to a session as one item of its queue.
+pub fn offer_all(session: &Recipient<Outbound>, frames: Vec<Frame>) -> bool {
+    match session.try_send(Outbound::Frames(frames)) {
         Ok(()) => true,
         Err(SendError::Full(_)) => {
             session.do_send(Outbound::CloseTooSlow);

@@ -1,5 +1,6 @@
 //! The WebSocket wire format: text frames carrying
-//! `{"event": "<name>", "data": <json>}` in both directions.
+//! `{"event": "<name>", "data": <json>}` in both directions; a server
+//! event that belongs to a stream also carries its `"offset"`.
 
 use std::fmt::Display;
 use std::ops::Range;
@@ -8,6 +9,8 @@ use std::sync::{Arc, OnceLock};
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::stream::Offset;
 
 /// A serialized server event. Built once per broadcast; every recipient gets
 /// a clone, which shares the bytes (a reference-count increment, no copy).
@@ -25,6 +28,9 @@ struct Encoded {
     data: Range<usize>,
     /// The Socket.IO namespace the event belongs to.
     namespace: &'static str,
+    /// Its offset, for an event of a stream (the last argument of its
+    /// Socket.IO packet, as socket.io's connection state recovery has it).
+    offset: Option<Offset>,
     socketio: OnceLock<ByteString>,
 }
 
@@ -46,11 +52,23 @@ struct ErrorData<'a> {
 impl Frame {
     /// Serializes `{"event": event, "data": data}` (namespace `/`).
     pub fn event<T: Serialize>(event: &str, data: &T) -> Frame {
+        Frame::encode(event, data, None)
+    }
+
+    /// An event of a stream: `{"event": event, "data": data, "offset": offset}`.
+    pub fn event_at<T: Serialize>(event: &str, data: &T, offset: &Offset) -> Frame {
+        Frame::encode(event, data, Some(offset))
+    }
+
+    fn encode<T: Serialize>(event: &str, data: &T, offset: Option<&Offset>) -> Frame {
         // Serializing our own Serialize types to a String cannot fail: they
         // hold no maps with non-string keys and no failing impls.
         let name = serde_json::to_string(event).unwrap_or_else(|_| r#""error""#.to_owned());
         let data = serde_json::to_string(data).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#));
-        let text = format!(r#"{{"event":{name},"data":{data}}}"#);
+        let text = match offset {
+            None => format!(r#"{{"event":{name},"data":{data}}}"#),
+            Some(offset) => format!(r#"{{"event":{name},"data":{data},"offset":"{offset}"}}"#),
+        };
         let event_start = r#"{"event":"#.len();
         let data_start = event_start + name.len() + r#","data":"#.len();
         Frame(Arc::new(Encoded {
@@ -58,6 +76,7 @@ impl Frame {
             data: data_start..data_start + data.len(),
             text: ByteString::from(text),
             namespace: "/",
+            offset: offset.cloned(),
             socketio: OnceLock::new(),
         }))
     }
@@ -87,6 +106,7 @@ impl Frame {
                 event: self.0.event.clone(),
                 data: self.0.data.clone(),
                 namespace,
+                offset: self.0.offset.clone(),
                 socketio: OnceLock::new(),
             })),
         }
@@ -94,6 +114,11 @@ impl Frame {
 
     pub fn text(&self) -> &ByteString {
         &self.0.text
+    }
+
+    /// The stream offset of the event, if it belongs to a stream.
+    pub fn offset(&self) -> Option<&Offset> {
+        self.0.offset.as_ref()
     }
 
     /// The event as an Engine.IO message carrying a Socket.IO EVENT packet:
@@ -107,11 +132,14 @@ impl Frame {
                     "/" => String::new(),
                     other => format!("{other},"),
                 };
-                ByteString::from(format!(
-                    "42{namespace}[{},{}]",
+                let (event, data) = (
                     &encoded.text[encoded.event.clone()],
-                    &encoded.text[encoded.data.clone()]
-                ))
+                    &encoded.text[encoded.data.clone()],
+                );
+                ByteString::from(match &encoded.offset {
+                    None => format!("42{namespace}[{event},{data}]"),
+                    Some(offset) => format!("42{namespace}[{event},{data},\"{offset}\"]"),
+                })
             })
             .clone()
     }
@@ -163,6 +191,20 @@ mod tests {
         let root = Frame::event("update_products", &serde_json::json!({"id": "x"}));
         assert_eq!(&*root.socketio_packet(), r#"42["update_products",{"id":"x"}]"#);
         assert_eq!(&**root.text(), r#"{"event":"update_products","data":{"id":"x"}}"#);
+    }
+
+    #[test]
+    fn stream_events_carry_their_offset_in_both_encodings() {
+        let clock = crate::realtime::stream::LocalClock::new();
+        let offset = clock.tick();
+        let frame = Frame::event_at("message", &serde_json::json!({"m": 1}), &offset).in_namespace("/chat");
+        let text: Value = serde_json::from_str(frame.text()).unwrap();
+        assert_eq!(text["offset"], offset.as_str());
+        assert_eq!(text["data"]["m"], 1);
+        assert_eq!(
+            &*frame.socketio_packet(),
+            format!(r#"42/chat,["message",{{"m":1}},"{offset}"]"#)
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! WebSocket upgrades: each connection becomes a session actor. The session
-//! cookie, if any, says who opened it (`Viewer`).
+//! cookie, if any, says who opened it (`Viewer`); `?since=<offset>` resumes
+//! the feed or the chat from the last event the client saw.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::WsResponseBuilder;
+use serde::Deserialize;
 
 use crate::realtime::chat::ChatClient;
 use crate::realtime::limits::SessionSlot;
@@ -13,6 +15,12 @@ use crate::routes::security::client_address;
 use crate::routes::ApiError;
 use crate::state::AppState;
 
+/// `?since=<offset>`: where a reconnecting client resumes.
+#[derive(Deserialize)]
+pub struct Resume {
+    since: Option<String>,
+}
+
 /// `GET /ws/products`: the realtime product feed. The viewer decides who may
 /// write products from it.
 pub async fn products(
@@ -20,6 +28,7 @@ pub async fn products(
     stream: web::Payload,
     state: web::Data<AppState>,
     Viewer(viewer): Viewer,
+    resume: web::Query<Resume>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let slot = take_slot(&request, &state)?;
     let settings = &state.settings.websocket;
@@ -28,7 +37,8 @@ pub async fn products(
         state.store.clone(),
         state.accounts.clone(),
         viewer,
-    );
+    )
+    .resuming_from(resume.into_inner().since);
     let session = ProductSession::new(settings, endpoint, state.sessions.products.clone(), slot);
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.max_frame_bytes)
@@ -42,6 +52,7 @@ pub async fn chat(
     stream: web::Payload,
     state: web::Data<AppState>,
     ChatIdentity(identity): ChatIdentity,
+    resume: web::Query<Resume>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let slot = take_slot(&request, &state)?;
     let settings = &state.settings;
@@ -50,7 +61,8 @@ pub async fn chat(
         state.store.clone(),
         &settings.chat,
         identity,
-    );
+    )
+    .resuming_from(resume.into_inner().since);
     let session = ChatSession::new(&settings.websocket, endpoint, state.sessions.chat.clone(), slot);
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.websocket.max_frame_bytes)

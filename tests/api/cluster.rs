@@ -295,7 +295,12 @@ async fn instances_serve_alone_while_redis_is_down_then_rejoin() {
     let Some(mut redis) = RedisServer::start("redis_down_and_back").await else {
         return;
     };
-    let apps = TestApp::spawn_cluster(2, &redis, |_| {}).await;
+    // Own events wait for Redis this long before they are delivered here
+    // anyway (default 5 s: a blip changes nothing for anyone).
+    let apps = TestApp::spawn_cluster(2, &redis, |settings| {
+        settings.redis.local_delivery_after_ms = 1000
+    })
+    .await;
     let (mut ana, _) = join(&apps[0].address, "ana@outage.test").await;
     let (mut bob, _) = join(&apps[1].address, "bob@outage.test").await;
     wait_for_presence(&mut ana, "joined", "bob@outage.test", EVENT_TIMEOUT).await;

@@ -1,45 +1,57 @@
-//! `Bus`: several instances, one world. With `REDIS_URL` set, every
-//! broadcast goes through one Redis pub/sub channel and every instance
-//! delivers what it receives to its own rooms. The rooms keep their shape:
-//! they publish to the bus through recipients and are fed by it through
+//! `Bus`: several instances, one world. With `REDIS_URL` set, every event a
+//! room broadcasts is appended to a Redis stream, and every instance reads
+//! the streams and hands what it reads to its own rooms. The rooms keep
+//! their shape: they publish to the bus and are fed by it through
 //! recipients (`crate::realtime::events`), so neither side names the other.
 //!
-//! - Order: an instance delivers even its own events when they come back
-//!   from Redis, so every instance sees chat messages (and product changes)
-//!   in Redis's one order. Events it published that have not come back are
-//!   kept (`pending`) and delivered locally if the link breaks, so a Redis
-//!   outage never loses an event for the instance's own sessions.
-//! - Cost: one PUBLISH per event, one subscription per instance; a receiving
-//!   instance decodes the event once and its feed serializes the frame once.
-//! - Presence: `presence` (cluster presence sets with expiring keys).
-//! - Redis down: events are delivered locally, `/health` says so, and the
-//!   link (`crate::cluster::link`) reconnects with backoff. Once back, the
-//!   instance rewrites its presence and tells every instance to drop caches
-//!   that may have missed events (listing cache, product snapshot, chat
-//!   history).
+//! - One order, nothing lost: an instance delivers even its own events
+//!   only when it reads them back, so every instance sees every stream in
+//!   Redis's one order, and each event's offset is its entry id, the same
+//!   everywhere (clients resume from it on any instance). The reader
+//!   follows the streams from the last entry it read, so a broken, killed
+//!   or paused link misses nothing (`crate::cluster::link`).
+//! - Redis away: appends wait in the link's bounded queue and go out when
+//!   Redis answers. An instance holds its own events back for
+//!   `redis.local_delivery_after_ms`, then delivers them to its own
+//!   sessions (with local offsets) rather than keep them waiting; they
+//!   reach the other instances when Redis is back.
+//! - Duplicates: an append retried after a break may land twice; every
+//!   entry names its writer and sequence number, and a reader takes each
+//!   once.
+//! - Presence: `presence` (cluster presence sets with expiring keys; the
+//!   changes travel on the control stream).
+//! - Cost: one append per event; a receiving instance decodes the event
+//!   once and its room serializes the frame once.
 
 pub mod presence;
 pub mod wire;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use redis::Cmd;
 use tokio::sync::mpsc;
 
 use self::presence::ClusterPresence;
-use self::wire::{ClusterEvent, IncomingEnvelope, Keys, OutgoingEnvelope};
-use super::events::{ForgetSnapshot, LocalPresence, LocalRooms, PublishChat, ReloadHistory, RemotePresence};
+use self::wire::{ClusterEvent, IncomingEnvelope, Keys, OutgoingEnvelope, Stream};
+use super::events::{
+    ForgetSnapshot, LocalPresence, LocalRooms, PublishChat, ReloadHistory, RemotePresence, Stamped,
+    StreamHead,
+};
+use super::stream::{LocalClock, Offset};
 use crate::auth::Accounts;
-use crate::cluster::link::{self, LinkEvent, Outgoing};
+use crate::cluster::link::{self, LinkEvent, Outgoing, StreamEntry};
 use crate::cluster::ClusterLink;
+use crate::configuration::{DeliverySettings, RedisSettings};
 use crate::store::{ForgetCachedListings, MongoStore, StoreEvent};
 
-/// Published events this instance waits to see back, at most; past this
-/// they are delivered locally (an echo that comes later is ignored).
+/// Own events waiting to be read back, at most; past this the oldest are
+/// delivered here at once.
 const PENDING_MAX: usize = 10_000;
+/// Writers remembered for duplicate detection, at most.
+const WRITERS_MAX: usize = 10_000;
 
 pub struct Bus {
     keys: Keys,
@@ -49,25 +61,36 @@ pub struct Bus {
     rooms: LocalRooms,
     /// Whether accounts exist is learnt from other instances too.
     accounts: Arc<Accounts>,
-    /// Commands for the link task, run in order on one connection.
+    /// Commands for the link's writer, run in order.
     outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
     /// Bumped at every unlink, so a timer set during an outage knows
     /// whether it is still the same outage.
     outage: u64,
     next_seq: u64,
-    /// Published events not yet seen back, oldest first.
-    pending: VecDeque<(u64, ClusterEvent)>,
+    /// Own events appended and not yet read back, by sequence number.
+    pending: BTreeMap<u64, (Instant, ClusterEvent)>,
+    /// The highest sequence number read per writer and stream.
+    seen: HashMap<(String, Stream), u64>,
     presence: ClusterPresence,
+    /// Offsets of events delivered here without Redis.
+    clock: Arc<LocalClock>,
+    /// How long own events wait for Redis before local delivery.
+    grace: Duration,
+    /// Entries kept per stream in Redis (`MAXLEN ~`).
+    stream_lengths: [usize; 4],
 }
 
 impl Bus {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        settings: &crate::configuration::RedisSettings,
+        settings: &RedisSettings,
+        delivery: &DeliverySettings,
         client: redis::Client,
         store: Addr<MongoStore>,
         rooms: LocalRooms,
         accounts: Arc<Accounts>,
         link: Arc<ClusterLink>,
+        clock: Arc<LocalClock>,
     ) -> Bus {
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         log::info!("cluster: this instance is {instance}");
@@ -76,6 +99,7 @@ impl Bus {
             instance,
         };
         let ttl = Duration::from_secs(settings.presence_ttl_s.max(3));
+        let carts = (delivery.cart_retain * delivery.cart_streams).clamp(1000, 100_000);
         Bus {
             presence: ClusterPresence::new(keys.clone(), ttl),
             keys,
@@ -87,19 +111,20 @@ impl Bus {
             outgoing: None,
             outage: 0,
             next_seq: 0,
-            pending: VecDeque::new(),
+            pending: BTreeMap::new(),
+            seen: HashMap::new(),
+            clock,
+            grace: Duration::from_millis(settings.local_delivery_after_ms),
+            stream_lengths: [delivery.retain.max(100), delivery.retain.max(100), carts, 1000],
         }
     }
 
-    /// Publishes `event` (after `before`, in the same ordered batch); while
-    /// unlinked, delivers it locally instead.
+    /// Appends `event` to its stream (after `before`, in the same ordered
+    /// batch); it is delivered here when read back.
     fn publish(&mut self, event: ClusterEvent, before: Vec<Cmd>) {
-        if !self.link.linked() {
-            self.deliver_own(event);
-            return;
-        }
         self.next_seq += 1;
         let seq = self.next_seq;
+        let stream = event.stream();
         let payload = match serde_json::to_string(&OutgoingEnvelope {
             from: &self.keys.instance,
             seq,
@@ -108,26 +133,33 @@ impl Bus {
             Ok(payload) => payload,
             Err(error) => {
                 log::error!("cluster: cannot encode an event ({error}); delivered here only");
-                self.deliver_own(event);
+                self.deliver_locally(event);
                 return;
             }
         };
         let mut commands = before;
         commands.push(
-            redis::cmd("PUBLISH")
-                .arg(self.keys.channel())
+            redis::cmd("XADD")
+                .arg(self.keys.stream(stream))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(self.stream_lengths[stream as usize])
+                .arg("*")
+                .arg("e")
                 .arg(payload)
                 .to_owned(),
         );
         if !self.send(commands) {
-            return self.deliver_own(event);
+            return self.deliver_locally(event);
         }
-        self.pending.push_back((seq, event));
+        self.pending.insert(seq, (Instant::now(), event));
         if self.pending.len() > PENDING_MAX {
-            // Redis takes our events but they do not come back (a stalled
-            // subscription): deliver them here rather than hold them all.
-            log::warn!("cluster: {PENDING_MAX} events published and not seen back; delivering them locally");
-            self.deliver_pending();
+            log::warn!(
+                "cluster: {PENDING_MAX} events wait to be read back from Redis; delivering the oldest here"
+            );
+            if let Some((_, (_, event))) = self.pending.pop_first() {
+                self.deliver_locally(event);
+            }
         }
     }
 
@@ -138,22 +170,42 @@ impl Bus {
             .is_some_and(|outgoing| outgoing.send(commands).is_ok())
     }
 
-    /// Delivers an event this instance published to its own sessions.
-    fn deliver_own(&self, event: ClusterEvent) {
+    /// Hands an event to this instance's rooms, with its offset.
+    fn deliver(&self, event: ClusterEvent, offset: Offset) {
         match event {
-            // Learnt here already, when the account was registered.
             ClusterEvent::Store(StoreEvent::AccountCreated { .. }) => {}
-            ClusterEvent::Store(event) => self.rooms.products.do_send(event),
-            ClusterEvent::Chat(delivery) => self.rooms.chat.do_send(delivery),
-            // Own presence is applied locally by the room already.
+            ClusterEvent::Store(event) => self.rooms.products.do_send(Stamped { offset, event }),
+            ClusterEvent::Chat(event) => self.rooms.chat.do_send(Stamped { offset, event }),
             ClusterEvent::Presence { .. } | ClusterEvent::Resync => {}
         }
     }
 
-    /// Delivers every published event not yet seen back.
-    fn deliver_pending(&mut self) {
-        for (_, event) in std::mem::take(&mut self.pending) {
-            self.deliver_own(event);
+    /// Delivers an own event here without waiting for Redis.
+    fn deliver_locally(&self, event: ClusterEvent) {
+        let offset = self.clock.tick();
+        self.deliver(event, offset);
+    }
+
+    /// Own events that have waited longer than the grace are delivered
+    /// here (Redis is away, or they were lost on the way).
+    fn deliver_overdue(&mut self) {
+        let overdue: Vec<u64> = self
+            .pending
+            .iter()
+            .take_while(|(_, (appended, _))| appended.elapsed() >= self.grace)
+            .map(|(seq, _)| *seq)
+            .collect();
+        if !overdue.is_empty() {
+            log::warn!(
+                "cluster: Redis has not given back {} events within {} ms; delivering them here",
+                overdue.len(),
+                self.grace.as_millis()
+            );
+        }
+        for seq in overdue {
+            if let Some((_, event)) = self.pending.remove(&seq) {
+                self.deliver_locally(event);
+            }
         }
     }
 
@@ -165,41 +217,79 @@ impl Bus {
         actix::spawn(self.accounts.clone().recheck(self.store.clone()));
     }
 
-    fn received(&mut self, payload: &str, ctx: &mut Context<Self>) {
-        let envelope: IncomingEnvelope = match serde_json::from_str(payload) {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                log::warn!("cluster: ignoring a malformed event ({error})");
-                return;
-            }
-        };
-        if envelope.from == self.keys.instance {
-            // Our own, back from Redis: deliver it and any before it that
-            // were lost on the way.
-            while self.pending.front().is_some_and(|(seq, _)| *seq <= envelope.seq) {
-                if let Some((_, event)) = self.pending.pop_front() {
-                    self.deliver_own(event);
+    /// Entries read from the streams.
+    fn read(&mut self, entries: Vec<StreamEntry>, ctx: &mut Context<Self>) {
+        for entry in entries {
+            let (Some(stream), Some(offset)) =
+                (Stream::from_index(entry.stream), Offset::from_redis(&entry.id))
+            else {
+                continue;
+            };
+            let envelope: IncomingEnvelope = match serde_json::from_str(&entry.payload) {
+                Ok(envelope) => envelope,
+                Err(error) => {
+                    log::warn!("cluster: ignoring a malformed entry {} ({error})", entry.id);
+                    continue;
                 }
+            };
+            if envelope.from == self.keys.instance {
+                // Our own, back from Redis (unless delivered here already,
+                // or a second copy of a retried append).
+                if let Some((_, event)) = self.pending.remove(&envelope.seq) {
+                    self.deliver(event, offset);
+                }
+                continue;
             }
-            return;
+            if !self.first_time(envelope.from, stream, envelope.seq) {
+                continue;
+            }
+            let event: ClusterEvent = match serde_json::from_str(envelope.event.get()) {
+                Ok(event) => event,
+                Err(error) => {
+                    log::warn!("cluster: ignoring an event from {} ({error})", envelope.from);
+                    continue;
+                }
+            };
+            if event.stream() != stream {
+                log::warn!(
+                    "cluster: ignoring an event from {} on the wrong stream",
+                    envelope.from
+                );
+                continue;
+            }
+            let from = envelope.from.to_owned();
+            self.received(from, event, offset, ctx);
         }
-        let event: ClusterEvent = match serde_json::from_str(envelope.event.get()) {
-            Ok(event) => event,
-            Err(error) => {
-                log::warn!("cluster: ignoring an event from {} ({error})", envelope.from);
-                return;
+    }
+
+    /// Whether `seq` from `from` on `stream` is new (a retried append may
+    /// have landed twice; one writer appends to a stream in order).
+    fn first_time(&mut self, from: &str, stream: Stream, seq: u64) -> bool {
+        if let Some(last) = self.seen.get_mut(&(from.to_owned(), stream)) {
+            if seq <= *last {
+                return false;
             }
-        };
-        let from = envelope.from.to_owned();
+            *last = seq;
+            return true;
+        }
+        if self.seen.len() >= WRITERS_MAX {
+            self.seen.clear();
+        }
+        self.seen.insert((from.to_owned(), stream), seq);
+        true
+    }
+
+    /// Another instance's event.
+    fn received(&mut self, from: String, event: ClusterEvent, offset: Offset, ctx: &mut Context<Self>) {
         match event {
             ClusterEvent::Store(StoreEvent::AccountCreated { admin }) => self.accounts.learn(true, admin),
             ClusterEvent::Store(event) => {
                 if !matches!(event, StoreEvent::CartUpdated(_)) {
                     self.store.do_send(ForgetCachedListings {});
                 }
-                self.rooms.products.do_send(event);
+                self.rooms.products.do_send(Stamped { offset, event });
             }
-            ClusterEvent::Chat(delivery) => self.rooms.chat.do_send(delivery),
+            ClusterEvent::Chat(event) => self.rooms.chat.do_send(Stamped { offset, event }),
             ClusterEvent::Presence {
                 version,
                 joined,
@@ -212,7 +302,8 @@ impl Bus {
                 }
             }
             ClusterEvent::Resync => {
-                // It may have changed its presence while away, unpublished.
+                // It may have delivered events of its own meanwhile, and
+                // changed its presence unpublished.
                 self.forget_caches();
                 self.presence.mark_stale(&from);
                 self.read_presence(vec![from], ctx);
@@ -275,8 +366,8 @@ impl Bus {
         let write = self.presence.write_all();
         self.send(write);
         if relinked {
-            // Events were missed both ways while unlinked.
-            self.forget_caches();
+            // Own events may have been delivered here meanwhile, and the
+            // others' presence changed: everyone re-reads.
             self.publish(ClusterEvent::Resync, Vec::new());
             let known = self.presence.mark_all_stale();
             self.read_presence(known, ctx);
@@ -287,7 +378,6 @@ impl Bus {
     fn unlinked(&mut self, ctx: &mut Context<Self>) {
         self.link.set(None);
         self.outage += 1;
-        self.deliver_pending();
         // Other instances' users are kept for the presence expiry; if Redis
         // is still away then, they are announced as left (their instances
         // would have dropped ours by then too).
@@ -299,6 +389,17 @@ impl Bus {
             }
         });
     }
+
+    /// Where the client streams stand in Redis: their offsets go on from there.
+    fn heads(&self, heads: Vec<String>) {
+        let head = |stream: Stream| heads.get(stream as usize).and_then(|id| Offset::from_redis(id));
+        if let Some(offset) = head(Stream::Chat) {
+            self.rooms.chat_head.do_send(StreamHead(offset));
+        }
+        if let Some(offset) = head(Stream::Products) {
+            self.rooms.products_head.do_send(StreamHead(offset));
+        }
+    }
 }
 
 impl Actor for Bus {
@@ -307,13 +408,14 @@ impl Actor for Bus {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         self.outgoing = Some(sender);
-        actix::spawn(link::run(
-            self.client.clone(),
-            self.keys.channel(),
-            ctx.address().recipient(),
-            receiver,
-        ));
+        let streams = Stream::ALL
+            .iter()
+            .map(|stream| self.keys.stream(*stream))
+            .collect();
+        link::start(self.client.clone(), streams, ctx.address().recipient(), receiver);
         ctx.run_interval(self.presence.refresh_every(), |bus, ctx| bus.refresh(ctx));
+        let check = (self.grace / 4).max(Duration::from_millis(50));
+        ctx.run_interval(check, |bus, _| bus.deliver_overdue());
     }
 }
 
@@ -324,7 +426,8 @@ impl Handler<LinkEvent> for Bus {
         match event {
             LinkEvent::Linked(connection) => self.linked(connection, ctx),
             LinkEvent::Unlinked => self.unlinked(ctx),
-            LinkEvent::Received(payload) => self.received(&payload, ctx),
+            LinkEvent::Heads(heads) => self.heads(heads),
+            LinkEvent::Entries(entries) => self.read(entries, ctx),
         }
     }
 }
@@ -367,8 +470,6 @@ impl Handler<LocalPresence> for Bus {
     }
 }
 
-/// The bus's own test of the delivery types it names (kept so a change in
-/// `ChatDelivery` that breaks the wire format shows here).
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +484,7 @@ mod tests {
         )
         .expect("a delivery");
         let event = ClusterEvent::Chat(delivery);
+        assert_eq!(event.stream(), Stream::Chat);
         let text = serde_json::to_string(&event).expect("encoded");
         assert!(matches!(
             serde_json::from_str::<ClusterEvent>(&text),

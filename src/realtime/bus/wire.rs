@@ -1,6 +1,8 @@
 //! What goes between instances, and under which Redis names: the events
-//! (`ClusterEvent`) in their envelopes, and the keys of one cluster
-//! (`Keys`, all under `redis.prefix`).
+//! (`ClusterEvent`) in their envelopes, the streams they are appended to
+//! (`Stream`), and the keys of one cluster (`Keys`, all under
+//! `redis.prefix`; each stream's key carries a hash tag of its own, so on a
+//! Redis Cluster each stream lives on one shard and they spread).
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -8,6 +10,36 @@ use serde_json::value::RawValue;
 use crate::domain::Email;
 use crate::realtime::events::ChatDelivery;
 use crate::store::StoreEvent;
+
+/// The Redis streams the bus appends to and follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Chat messages (the `chat` stream of the clients).
+    Chat = 0,
+    /// Product changes (`products`).
+    Products = 1,
+    /// Cart changes (every `cart:<id>`; an entry names its cart).
+    Carts = 2,
+    /// Between instances only: presence changes, resyncs, new accounts.
+    Control = 3,
+}
+
+impl Stream {
+    pub const ALL: [Stream; 4] = [Stream::Chat, Stream::Products, Stream::Carts, Stream::Control];
+
+    pub fn from_index(index: usize) -> Option<Stream> {
+        Stream::ALL.get(index).copied()
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Chat => "chat",
+            Stream::Products => "products",
+            Stream::Carts => "carts",
+            Stream::Control => "control",
+        }
+    }
+}
 
 /// What goes between instances.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,9 +84,23 @@ pub struct Keys {
     pub instance: String,
 }
 
+impl ClusterEvent {
+    /// The stream this event is appended to.
+    pub fn stream(&self) -> Stream {
+        match self {
+            ClusterEvent::Chat(_) => Stream::Chat,
+            ClusterEvent::Store(StoreEvent::CartUpdated(_)) => Stream::Carts,
+            ClusterEvent::Store(StoreEvent::AccountCreated { .. }) => Stream::Control,
+            ClusterEvent::Store(_) => Stream::Products,
+            ClusterEvent::Presence { .. } | ClusterEvent::Resync => Stream::Control,
+        }
+    }
+}
+
 impl Keys {
-    pub fn channel(&self) -> String {
-        format!("{}:events", self.prefix)
+    /// A stream's key: `<prefix>:{<stream>}:stream`.
+    pub fn stream(&self, stream: Stream) -> String {
+        format!("{}:{{{}}}:stream", self.prefix, stream.name())
     }
     pub fn users_of(&self, instance: &str) -> String {
         format!("{}:presence:{instance}:users", self.prefix)
@@ -76,6 +122,20 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_stream_has_a_hash_tag_of_its_own() {
+        let keys = Keys {
+            prefix: "shop".to_owned(),
+            instance: "me".to_owned(),
+        };
+        assert_eq!(keys.stream(Stream::Chat), "shop:{chat}:stream");
+        assert_eq!(keys.stream(Stream::Carts), "shop:{carts}:stream");
+        assert_eq!(
+            Stream::from_index(Stream::Control as usize),
+            Some(Stream::Control)
+        );
+    }
 
     #[test]
     fn version_keys_name_their_instance() {

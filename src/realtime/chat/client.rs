@@ -6,7 +6,9 @@
 //! - a logged-in session chats as its account's e-mail only;
 //! - a visitor with an e-mail that belongs to no account (checked with the
 //!   store), or, when `chat.allow_anonymous` is off, only reads;
-//! - one identity per session until `leave`.
+//! - one identity per session until `leave`;
+//! - a join may resume from an offset (`{"user", "since"}`, or `?since=`
+//!   on the URL for the first join): the room then replays what was missed.
 
 use actix::prelude::*;
 use futures_util::FutureExt;
@@ -33,12 +35,15 @@ pub struct ChatClient {
     identity: Option<Email>,
     /// Joined as this user (`Some(None)`: as a reader, who may not post).
     joined: Option<Option<Email>>,
+    /// The offset to resume from at the first join (from the URL).
+    since: Option<String>,
 }
 
 /// What a visitor's `join` waited for: whether the store knows the e-mail
 /// as an account's.
 pub struct AccountLookup {
     email: Email,
+    since: Option<String>,
     found: Result<bool, StoreError>,
 }
 
@@ -59,7 +64,14 @@ impl ChatClient {
             allow_anonymous: settings.allow_anonymous,
             identity,
             joined: None,
+            since: None,
         }
+    }
+
+    /// Resumes from `since` at the first join (`/ws/chat?since=`).
+    pub fn resuming_from(mut self, since: Option<String>) -> ChatClient {
+        self.since = since;
+        self
     }
 
     /// A logged-in user joins as their own e-mail only; a visitor with any
@@ -76,10 +88,18 @@ impl ChatClient {
             None => {}
         }
         let requested = data.get("user").and_then(|u| u.as_str());
+        let since = match data.get("since") {
+            None | Some(Value::Null) => self.since.take(),
+            Some(Value::String(since)) => Some(since.clone()),
+            Some(_) => {
+                let error = ValidationError::new("since", "an offset is a string, as the server sent it");
+                return Step::Done(Err(error.into()));
+            }
+        };
         match (&self.identity, requested) {
-            (Some(identity), None) => Step::Done(self.enter(Some(identity.clone()), true, session)),
+            (Some(identity), None) => Step::Done(self.enter(Some(identity.clone()), true, since, session)),
             (Some(identity), Some(raw)) => match Email::parse("user", raw) {
-                Ok(email) if email == *identity => Step::Done(self.enter(Some(email), true, session)),
+                Ok(email) if email == *identity => Step::Done(self.enter(Some(email), true, since, session)),
                 _ => Step::Done(Err(ValidationError::new(
                     "user",
                     format!("you are logged in: you chat as {identity}"),
@@ -87,7 +107,7 @@ impl ChatClient {
                 .into())),
             },
             // Anonymous chat is off: join to read only.
-            (None, _) if !self.allow_anonymous => Step::Done(self.enter(None, false, session)),
+            (None, _) if !self.allow_anonymous => Step::Done(self.enter(None, false, since, session)),
             (None, Some(raw)) => match Email::parse("user", raw) {
                 Ok(email) => {
                     let store = self.store.clone();
@@ -96,7 +116,7 @@ impl ChatClient {
                             let found = ask_store(&store, FindUserByEmail { email: email.clone() })
                                 .await
                                 .map(|user| user.is_some());
-                            AccountLookup { email, found }
+                            AccountLookup { email, since, found }
                         }
                         .boxed_local(),
                     )
@@ -115,6 +135,7 @@ impl ChatClient {
         &mut self,
         user: Option<Email>,
         verified: bool,
+        since: Option<String>,
         session: impl FnOnce() -> Recipient<Outbound>,
     ) -> Outcome {
         self.joined = Some(user.clone());
@@ -124,6 +145,7 @@ impl ChatClient {
             user,
             verified,
             session: session(),
+            since,
         });
         Ok(payload)
     }
@@ -199,11 +221,11 @@ impl Endpoint for ChatClient {
     /// A visitor's join, once the store has answered.
     fn resume(&mut self, lookup: AccountLookup, session: impl FnOnce() -> Recipient<Outbound>) -> Outcome {
         match lookup.found {
-            Ok(false) => self.enter(Some(lookup.email), false, session),
+            Ok(false) => self.enter(Some(lookup.email), false, lookup.since, session),
             // The store is down: let the visitor in (to read and see
             // presence); each message is checked again when posted, and
             // none can be stored until the store is back.
-            Err(StoreError::Unavailable(_)) => self.enter(Some(lookup.email), false, session),
+            Err(StoreError::Unavailable(_)) => self.enter(Some(lookup.email), false, lookup.since, session),
             Ok(true) => Err(ValidationError::new("user", ACCOUNT_EMAIL).into()),
             Err(error) => Err(Refusal::new(format!("join failed: {}", error.client_message()))),
         }

@@ -6,10 +6,11 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::room_event;
+use super::NAMESPACE;
 use crate::domain::ChatMessage;
 use crate::realtime::outbound::SessionId;
 use crate::realtime::protocol::Frame;
+use crate::realtime::stream::Offset;
 
 /// How often a failed load is retried (on joins).
 const RETRY: Duration = Duration::from_secs(1);
@@ -103,11 +104,18 @@ impl History {
         self.frame = None;
     }
 
-    /// The `history` frame, made once per change.
-    pub fn frame(&mut self) -> Frame {
+    /// The `history` frame, made once per change. `head`: the chat
+    /// stream's offset now, from which a client that has this history
+    /// resumes.
+    pub fn frame(&mut self, head: &Offset) -> Frame {
         self.frame
-            .get_or_insert_with(|| room_event("history", &self.messages))
+            .get_or_insert_with(|| Frame::event_at("history", &self.messages, head).in_namespace(NAMESPACE))
             .clone()
+    }
+
+    /// The stream moved on: the next `history` frame carries the new head.
+    pub fn head_moved(&mut self) {
+        self.frame = None;
     }
 
     /// A member was admitted before the history could be read.

@@ -12,6 +12,11 @@
 //! - The room never waits on the store: the history loads in the background
 //!   (`history`); while the store is down joiners are admitted with an
 //!   `error` saying history is unavailable, and get it once it loads.
+//! - Every message gets an offset in the `chat` stream; the newest are kept
+//!   (`StreamLog`), and a joiner that says which offset it saw last
+//!   (`since`) gets exactly the messages it missed that it may see (a
+//!   direct message only if it would have reached it live), then
+//!   `recovered`, instead of `history`.
 //! - With several instances, a stored message goes out through the
 //!   `ChatOutlet` and comes back as a `ChatDelivery`, so every instance
 //!   broadcasts messages in one order; presence counts the users online on
@@ -19,6 +24,7 @@
 //!   it holds recipients.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -28,13 +34,15 @@ use super::history::History;
 use super::presence::Presence;
 use super::room_error;
 use super::room_event;
-use crate::configuration::ChatSettings;
+use super::NAMESPACE;
+use crate::configuration::{ChatSettings, DeliverySettings};
 use crate::domain::{ChatMessage, Email, Id, NewMessage};
 use crate::realtime::events::{
-    ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence,
+    ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence, Stamped, StreamHead,
 };
-use crate::realtime::outbound::{offer, Outbound, SessionId};
+use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
+use crate::realtime::stream::{LocalClock, Offset, Recovered, StreamLog};
 use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage, StoreError};
 
 pub struct ChatRoom {
@@ -49,6 +57,10 @@ pub struct ChatRoom {
     presence: Presence,
     flush_scheduled: bool,
     history: History,
+    /// Offsets when no bus gives them.
+    clock: Arc<LocalClock>,
+    /// The newest messages with their offsets, for joiners that resume.
+    log: StreamLog<LoggedMessage>,
     /// Joins waiting for the first history load.
     awaiting: Vec<Join>,
     /// Posted messages waiting for their save, to be released in order.
@@ -57,12 +69,46 @@ pub struct ChatRoom {
     saved: BTreeMap<u64, Option<ChatDelivery>>,
 }
 
+/// A broadcast message as kept for replay: its frame, and who may see it.
+struct LoggedMessage {
+    frame: Frame,
+    sender: Email,
+    to: Option<Email>,
+    sender_verified: bool,
+    recipient_is_account: bool,
+}
+
+impl LoggedMessage {
+    /// Whether a member would have received it live: public messages
+    /// everyone; a direct one its sender's and recipient's sessions (only
+    /// the logged-in ones, for accounts); readers no direct message.
+    fn visible_to(&self, user: Option<&Email>, verified: bool) -> bool {
+        let Some(to) = &self.to else { return true };
+        let Some(user) = user else { return false };
+        (*user == self.sender && (verified || !self.sender_verified))
+            || (user == to && (verified || !self.recipient_is_account))
+    }
+}
+
 struct Member {
     /// None for a reader.
     user: Option<Email>,
     /// Logged in as `user`.
     verified: bool,
     session: Recipient<Outbound>,
+}
+
+/// The `recovered` event of the chat stream.
+fn recovered(recovered: bool, count: usize, reason: Option<&'static str>) -> Frame {
+    room_event(
+        "recovered",
+        &Recovered {
+            stream: "chat",
+            recovered,
+            count,
+            reason,
+        },
+    )
 }
 
 /// The room's mailbox is not capped. Sessions post with `send`, and once a
@@ -81,6 +127,9 @@ pub struct Join {
     /// The session is logged in as `user`.
     pub verified: bool,
     pub session: Recipient<Outbound>,
+    /// The offset of the last message the session saw: it resumes from
+    /// there (missed messages, then `recovered`) instead of `history`.
+    pub since: Option<String>,
 }
 
 /// A session leaves the room (a `leave` event, a close, a timeout).
@@ -124,12 +173,16 @@ impl ChatRoom {
         store: Addr<MongoStore>,
         outlet: Option<ChatOutlet>,
         settings: ChatSettings,
+        delivery: &DeliverySettings,
+        clock: Arc<LocalClock>,
         messages_sent: IntCounter,
         presence_sent: IntCounter,
     ) -> Self {
         ChatRoom {
             store,
             outlet,
+            log: StreamLog::configured(clock.origin(), delivery),
+            clock,
             presence: Presence::new(settings.presence_list_max),
             history: History::new(settings.history_size as usize),
             settings,
@@ -158,7 +211,7 @@ impl ChatRoom {
             .map(|result, room, ctx| match result {
                 Ok(newest_first) => {
                     let owed = room.history.loaded(newest_first);
-                    let frame = room.history.frame();
+                    let frame = room.history.frame(room.log.head());
                     room.send_to(&owed, &frame);
                     for join in std::mem::take(&mut room.awaiting) {
                         room.admit(join, ctx);
@@ -184,10 +237,15 @@ impl ChatRoom {
             user,
             verified,
             session,
+            since,
         } = join;
         if let Some(user) = &user {
             self.presence.tab_opened(user, id);
         }
+        let (mut welcome, resumed) = match since {
+            Some(since) => self.replay(&since, user.as_ref(), verified),
+            None => (Vec::new(), false),
+        };
         self.members.insert(
             id,
             Member {
@@ -196,20 +254,42 @@ impl ChatRoom {
                 session: session.clone(),
             },
         );
-        let first = if self.history.is_loaded() {
-            self.history.frame()
-        } else {
-            self.history.owe(id);
-            room_error(
-                "the chat history is unavailable right now (the database cannot be reached); \
-                 it will be sent as soon as it can be read",
-            )
-        };
-        let welcome = [first, self.presence.snapshot()];
-        if !welcome.iter().all(|frame| offer(&session, frame)) {
+        // A fresh joiner, or one whose offset is not kept, gets the history.
+        if !resumed {
+            let history = if self.history.is_loaded() {
+                self.history.frame(self.log.head())
+            } else {
+                self.history.owe(id);
+                room_error(
+                    "the chat history is unavailable right now (the database cannot be reached); \
+                     it will be sent as soon as it can be read",
+                )
+            };
+            welcome.push(history);
+        }
+        welcome.push(self.presence.snapshot());
+        if !offer_all(&session, welcome) {
             self.remove(id);
         }
         self.schedule_presence_flush(ctx);
+    }
+
+    /// The messages after `since` that a member joining as `user` may see,
+    /// then `recovered` (or only `recovered: false` if they are not kept);
+    /// and whether they were.
+    fn replay(&mut self, since: &str, user: Option<&Email>, verified: bool) -> (Vec<Frame>, bool) {
+        match self.log.since(since) {
+            Ok(missed) => {
+                let mut frames: Vec<Frame> = missed
+                    .filter(|(_, message)| message.visible_to(user, verified))
+                    .map(|(_, message)| message.frame.clone())
+                    .collect();
+                let count = frames.len();
+                frames.push(recovered(true, count, None));
+                (frames, true)
+            }
+            Err(why) => (vec![recovered(false, 0, Some(why.reason()))], false),
+        }
     }
 
     fn remove(&mut self, id: SessionId) {
@@ -276,13 +356,24 @@ impl ChatRoom {
     /// Broadcasts a stored message: public ones to everyone (and into the
     /// history), direct ones to the sender's and recipient's sessions only
     /// (logged-in ones, for accounts).
-    fn publish(&mut self, saved: ChatDelivery) {
+    fn publish(&mut self, saved: ChatDelivery, offset: Offset) {
         let ChatDelivery {
             message,
             sender_verified,
             recipient_is_account,
         } = saved;
-        let frame = room_event("message", &message);
+        let frame = Frame::event_at("message", &message, &offset).in_namespace(NAMESPACE);
+        self.log.push(
+            offset,
+            LoggedMessage {
+                frame: frame.clone(),
+                sender: message.user.clone(),
+                to: message.to.clone(),
+                sender_verified,
+                recipient_is_account,
+            },
+        );
+        self.history.head_moved();
         self.messages_sent.inc();
         let recipients: Vec<SessionId> = match &message.to {
             None => self.members.keys().copied().collect(),
@@ -307,7 +398,10 @@ impl ChatRoom {
             if let Some(saved) = outcome {
                 match &self.outlet {
                     Some(outlet) => outlet.messages.do_send(PublishChat(saved)),
-                    None => self.publish(saved),
+                    None => {
+                        let offset = self.clock.tick();
+                        self.publish(saved, offset);
+                    }
                 }
             }
         }
@@ -404,11 +498,11 @@ impl Handler<PostMessage> for ChatRoom {
     }
 }
 
-impl Handler<ChatDelivery> for ChatRoom {
+impl Handler<Stamped<ChatDelivery>> for ChatRoom {
     type Result = ();
 
-    fn handle(&mut self, delivery: ChatDelivery, _: &mut Context<Self>) {
-        self.publish(delivery);
+    fn handle(&mut self, delivery: Stamped<ChatDelivery>, _: &mut Context<Self>) {
+        self.publish(delivery.event, delivery.offset);
     }
 }
 
@@ -418,6 +512,15 @@ impl Handler<RemotePresence> for ChatRoom {
     fn handle(&mut self, change: RemotePresence, ctx: &mut Context<Self>) {
         self.presence.remote_changed(change.joined, change.left);
         self.schedule_presence_flush(ctx);
+    }
+}
+
+impl Handler<StreamHead> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, StreamHead(head): StreamHead, _: &mut Context<Self>) {
+        self.log.restart_at(head);
+        self.history.head_moved();
     }
 }
 

@@ -43,6 +43,8 @@ pub struct TransportClosed;
 #[rtype(result = "()")]
 pub enum SocketWrite {
     Packet(ByteString),
+    /// Several packets as one item of the queue (a replay).
+    Packets(Vec<ByteString>),
     /// Close the WebSocket: 1001 when the server goes away, 1008 for a
     /// client that fell behind, 1000 otherwise.
     Close(CloseCode),

@@ -100,6 +100,35 @@ impl Engine {
         }
     }
 
+    /// Sends several packets as one item: a batch (a replay, a welcome) is
+    /// checked against the queue bound once, before it, so a client that
+    /// keeps up can take a replay longer than its queue.
+    pub fn send_all(&mut self, packets: impl Iterator<Item = ByteString>) -> Sent {
+        if let Transport::Polling { waiter, .. } = &mut self.transport {
+            if self.outbox.len() >= self.queue_max {
+                return Sent::TooSlow;
+            }
+            self.outbox.extend(packets);
+            if let Some(waiter) = waiter.take() {
+                Self::flush(&mut self.outbox, &self.frames_sent, waiter);
+            }
+            return Sent::Ok;
+        }
+        let Transport::WebSocket(socket) = &self.transport else {
+            return Sent::Closed;
+        };
+        let packets: Vec<ByteString> = packets.collect();
+        let count = packets.len() as u64;
+        match socket.try_send(SocketWrite::Packets(packets)) {
+            Ok(()) => {
+                self.frames_sent.inc_by(count);
+                Sent::Ok
+            }
+            Err(SendError::Full(_)) => Sent::TooSlow,
+            Err(SendError::Closed(_)) => Sent::Closed,
+        }
+    }
+
     /// Answers a waiting poll with everything queued.
     fn flush(outbox: &mut VecDeque<ByteString>, frames_sent: &IntCounter, waiter: oneshot::Sender<String>) {
         frames_sent.inc_by(outbox.len() as u64);

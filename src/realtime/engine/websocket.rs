@@ -113,6 +113,11 @@ impl<A: EngineHost> Handler<SocketWrite> for EngineSocket<A> {
     fn handle(&mut self, write: SocketWrite, ctx: &mut Self::Context) {
         match write {
             SocketWrite::Packet(packet) => ctx.text(packet),
+            SocketWrite::Packets(packets) => {
+                for packet in packets {
+                    ctx.text(packet);
+                }
+            }
             SocketWrite::Close(code) => {
                 ctx.close(Some(code.into()));
                 ctx.stop();

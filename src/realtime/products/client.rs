@@ -26,6 +26,8 @@ pub struct ProductClient {
     accounts: Arc<Accounts>,
     /// Who opened the connection (from the session cookie at the handshake).
     viewer: Option<User>,
+    /// Where the feed resumes from when it opens (`?since=`).
+    since: Option<String>,
 }
 
 impl ProductClient {
@@ -41,7 +43,15 @@ impl ProductClient {
             store,
             accounts,
             viewer,
+            since: None,
         }
+    }
+
+    /// Receives the changes after `since` instead of a snapshot, if they
+    /// are still kept (`/ws/products?since=`).
+    pub fn resuming_from(mut self, since: Option<String>) -> ProductClient {
+        self.since = since;
+        self
     }
 }
 
@@ -51,7 +61,11 @@ impl Endpoint for ProductClient {
 
     /// Starts receiving the feed: the snapshot, then every change.
     fn open(&mut self, session: Recipient<Outbound>) {
-        self.feed.do_send(Subscribe { id: self.id, session });
+        self.feed.do_send(Subscribe {
+            id: self.id,
+            session,
+            since: self.since.take(),
+        });
     }
 
     /// Stops receiving the feed.
@@ -98,8 +112,8 @@ impl Endpoint for ProductClient {
                     }
                 }
             }
-            "cart:watch" => match parse_target(data) {
-                Ok(cart) => {
+            "cart:watch" => match parse_target(data).and_then(|cart| Ok((cart, parse_since(data)?))) {
+                Ok((cart, since)) => {
                     let (store, accounts) = (self.store.clone(), self.accounts.clone());
                     let (viewer, feed, id) = (self.viewer.clone(), self.feed.clone(), self.id);
                     Step::Wait(
@@ -109,7 +123,7 @@ impl Endpoint for ProductClient {
                                 .map_err(|refusal| {
                                     Refusal::new(format!("cart:watch refused: {}", refusal.client_message()))
                                 })?;
-                            feed.do_send(WatchCart { id, cart });
+                            feed.do_send(WatchCart { id, cart, since });
                             Ok(json!({ "_id": cart.to_hex() }))
                         }
                         .boxed_local(),
@@ -128,6 +142,18 @@ impl Endpoint for ProductClient {
 struct IdRequest {
     #[serde(rename = "_id")]
     id: String,
+}
+
+/// The offset a `cart:watch` resumes from (`{"_id", "since"}`), if any.
+fn parse_since(data: &Value) -> Result<Option<String>, ValidationError> {
+    match data.get("since") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(since)) => Ok(Some(since.clone())),
+        Some(_) => Err(ValidationError::new(
+            "since",
+            "an offset is a string, as the server sent it",
+        )),
+    }
 }
 
 /// The `{"_id": "<id>"}` data of `product:delete` and `cart:watch`.

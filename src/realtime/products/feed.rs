@@ -8,23 +8,33 @@
 //! that arrive while a snapshot is being read are kept and replayed after it
 //! (clients apply events idempotently by `_id`), so no session misses one.
 //!
+//! Every change gets an offset in the `products` stream (the snapshot
+//! carries the offset it was read at); the newest are kept, and a session
+//! that connects with the offset it saw last (`since`) gets exactly the
+//! changes it missed, then `recovered`, instead of a snapshot.
+//!
 //! A session may also watch one cart (`cart:watch`): it then gets
-//! `cart:updated` with the populated cart after every change to it.
+//! `cart:updated` with the populated cart after every change to it (stream
+//! `cart:<id>`, resumable the same way; `carts`).
 //!
 //! Socket.IO clients on the default namespace get the course's own event
 //! instead: `update_products` (`{id, msg}`) after every product change.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix::prelude::*;
 use prometheus::IntCounter;
 use serde::Serialize;
 
+use super::carts::CartStreams;
 use super::NAMESPACE;
+use crate::configuration::DeliverySettings;
 use crate::domain::Id;
-use crate::realtime::events::ForgetSnapshot;
-use crate::realtime::outbound::{offer, Outbound, SessionId};
+use crate::realtime::events::{ForgetSnapshot, Stamped, StreamHead};
+use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
+use crate::realtime::stream::{LocalClock, Offset, Recovered, StreamLog, Unrecoverable};
 use crate::store::{MongoStore, NewestProducts, StoreEvent};
 
 pub struct ProductFeed {
@@ -33,6 +43,10 @@ pub struct ProductFeed {
     broadcasts: IntCounter,
     cart_updates: IntCounter,
     snapshot_size: u32,
+    /// Offsets when no bus gives them.
+    clock: Arc<LocalClock>,
+    /// The newest product changes, for sessions that resume.
+    log: StreamLog<LoggedChange>,
     /// Sessions that have their snapshot and receive every change.
     live: HashMap<SessionId, Recipient<Outbound>>,
     /// Sessions waiting for the snapshot being read.
@@ -43,34 +57,43 @@ pub struct ProductFeed {
     changes_during_read: Option<Vec<Frame>>,
     /// Socket.IO sessions on the default namespace (`update_products`).
     update_listeners: HashMap<SessionId, Recipient<Outbound>>,
-    /// Which sessions watch which cart, both ways.
-    cart_watchers: HashMap<Id, Vec<SessionId>>,
-    watched_cart: HashMap<SessionId, Id>,
+    carts: CartStreams,
+}
+
+/// A change as kept for replay: its event, and its `update_products`.
+struct LoggedChange {
+    event: Frame,
+    update: Frame,
 }
 
 /// A session wants `cart:updated` events for `cart` (replacing any cart it
-/// watched before).
+/// watched before), resuming from `since` if given.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct WatchCart {
     pub id: SessionId,
     pub cart: Id,
+    pub since: Option<String>,
 }
 
-/// A session asks to receive the feed.
+/// A session asks to receive the feed: from `since` (the changes it
+/// missed), or from a snapshot.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Subscribe {
     pub id: SessionId,
     pub session: Recipient<Outbound>,
+    pub since: Option<String>,
 }
 
-/// A Socket.IO session on the default namespace wants `update_products`.
+/// A Socket.IO session on the default namespace wants `update_products`
+/// (from `since`, if given).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SubscribeUpdates {
     pub id: SessionId,
     pub session: Recipient<Outbound>,
+    pub since: Option<String>,
 }
 
 /// A session is gone.
@@ -80,8 +103,26 @@ pub struct Unsubscribe {
     pub id: SessionId,
 }
 
-fn feed_event<T: Serialize>(event: &str, data: &T) -> Frame {
-    Frame::event(event, data).in_namespace(NAMESPACE)
+fn feed_event<T: Serialize>(event: &str, data: &T, offset: &Offset) -> Frame {
+    Frame::event_at(event, data, offset).in_namespace(NAMESPACE)
+}
+
+/// The `recovered` event of a stream (in `namespace`).
+fn recovered(stream: &str, outcome: Result<usize, Unrecoverable>, namespace: &'static str) -> Frame {
+    let (recovered, count, reason) = match outcome {
+        Ok(count) => (true, count, None),
+        Err(why) => (false, 0, Some(why.reason())),
+    };
+    Frame::event(
+        "recovered",
+        &Recovered {
+            stream,
+            recovered,
+            count,
+            reason,
+        },
+    )
+    .in_namespace(namespace)
 }
 
 /// The course's `update_products` event: which product, and what happened.
@@ -102,6 +143,8 @@ impl ProductFeed {
     pub fn new(
         store: Addr<MongoStore>,
         snapshot_size: u32,
+        delivery: &DeliverySettings,
+        clock: Arc<LocalClock>,
         broadcasts: IntCounter,
         cart_updates: IntCounter,
     ) -> Self {
@@ -110,25 +153,40 @@ impl ProductFeed {
             broadcasts,
             cart_updates,
             snapshot_size,
+            log: StreamLog::configured(clock.origin(), delivery),
+            clock,
             live: HashMap::new(),
             waiting: Vec::new(),
             catch_up: None,
             changes_during_read: None,
             update_listeners: HashMap::new(),
-            cart_watchers: HashMap::new(),
-            watched_cart: HashMap::new(),
+            carts: CartStreams::new(delivery),
         }
     }
 
     /// Hands a session its catch-up frames and makes it live.
-    fn admit(&mut self, id: SessionId, session: Recipient<Outbound>, frames: &[Frame]) {
-        // The session's queue is empty at this point; it holds the catch-up
-        // unless it is tiny, in which case the client is treated like any
-        // other that cannot keep up.
-        if !frames.iter().all(|frame| offer(&session, frame)) {
-            return;
+    fn admit(&mut self, id: SessionId, session: Recipient<Outbound>, frames: Vec<Frame>) {
+        if offer_all(&session, frames) {
+            self.live.insert(id, session);
         }
-        self.live.insert(id, session);
+    }
+
+    /// The changes after `since` (each as `pick` makes it), then
+    /// `recovered`; or only `recovered: false`.
+    fn replay(
+        &mut self,
+        since: &str,
+        pick: fn(&LoggedChange) -> &Frame,
+        namespace: &'static str,
+    ) -> (Vec<Frame>, bool) {
+        match self.log.since(since) {
+            Ok(missed) => {
+                let mut frames: Vec<Frame> = missed.map(|(_, change)| pick(change).clone()).collect();
+                frames.push(recovered("products", Ok(frames.len()), namespace));
+                (frames, true)
+            }
+            Err(why) => (vec![recovered("products", Err(why), namespace)], false),
+        }
     }
 
     fn read_snapshot(&mut self, ctx: &mut Context<Self>) {
@@ -136,14 +194,17 @@ impl ProductFeed {
             return; // a read is already in flight; its result serves everyone
         }
         self.changes_during_read = Some(Vec::new());
+        // The snapshot holds at least every change up to here: a session
+        // that resumes from this offset misses none.
+        let read_at = self.log.head().clone();
         let read = self.store.send(NewestProducts {
             limit: self.snapshot_size,
         });
         read.into_actor(self)
-            .map(|result, feed, _| {
+            .map(move |result, feed, _| {
                 let changes = feed.changes_during_read.take().unwrap_or_default();
                 let (first, loaded) = match result {
-                    Ok(Ok(products)) => (feed_event("products", &products), true),
+                    Ok(Ok(products)) => (feed_event("products", &products, &read_at), true),
                     Ok(Err(error)) => (
                         Frame::error(
                             format!("could not load products: {}", error.client_message()),
@@ -161,7 +222,7 @@ impl ProductFeed {
                 let mut frames = vec![first];
                 frames.extend(changes);
                 for (id, session) in std::mem::take(&mut feed.waiting) {
-                    feed.admit(id, session, &frames);
+                    feed.admit(id, session, frames.clone());
                 }
                 // A failed read is not cached: the next subscriber retries.
                 if loaded {
@@ -171,15 +232,37 @@ impl ProductFeed {
             .spawn(ctx);
     }
 
-    fn broadcast(&mut self, frame: Frame, product: Id, what: &str) {
+    /// Sends the snapshot (and changes since) to a session, reading it if
+    /// it is not cached; `before`: frames that go first.
+    fn send_snapshot(
+        &mut self,
+        id: SessionId,
+        session: Recipient<Outbound>,
+        before: Vec<Frame>,
+        ctx: &mut Context<Self>,
+    ) {
+        match self.catch_up.clone() {
+            Some(frames) => self.admit(id, session, before.into_iter().chain(frames).collect()),
+            None => {
+                if !before.is_empty() && !offer_all(&session, before) {
+                    return;
+                }
+                self.waiting.push((id, session));
+                self.read_snapshot(ctx);
+            }
+        }
+    }
+
+    fn broadcast(&mut self, offset: Offset, frame: Frame, product: Id, what: &str) {
+        let update = Frame::event_at(
+            "update_products",
+            &ProductUpdate {
+                id: product,
+                msg: what,
+            },
+            &offset,
+        );
         if !self.update_listeners.is_empty() {
-            let update = Frame::event(
-                "update_products",
-                &ProductUpdate {
-                    id: product,
-                    msg: what,
-                },
-            );
             self.update_listeners.retain(|_, session| offer(session, &update));
         }
         if let Some(changes) = &mut self.changes_during_read {
@@ -188,34 +271,23 @@ impl ProductFeed {
         self.catch_up = None;
         self.broadcasts.inc();
         self.live.retain(|_, session| offer(session, &frame));
+        self.log.push(offset, LoggedChange { event: frame, update });
     }
 
-    fn send_to_cart_watchers(&mut self, cart: Id, frame: Frame) {
-        let Some(watchers) = self.cart_watchers.get(&cart) else {
+    fn send_to_cart_watchers(&mut self, cart: Id, offset: Offset, frame: Frame) {
+        self.carts.record(cart, offset, frame.clone());
+        let watchers = self.carts.watchers(&cart);
+        if watchers.is_empty() {
             return;
-        };
-        self.cart_updates.inc();
-        let mut gone = Vec::new();
-        for id in watchers {
-            if let Some(session) = self.live.get(id) {
-                if !offer(session, &frame) {
-                    gone.push(*id);
-                }
-            }
         }
+        self.cart_updates.inc();
+        let gone: Vec<SessionId> = watchers
+            .iter()
+            .filter(|id| self.live.get(id).is_some_and(|session| !offer(session, &frame)))
+            .copied()
+            .collect();
         for id in gone {
             self.forget(id);
-        }
-    }
-
-    fn unwatch(&mut self, id: SessionId) {
-        if let Some(cart) = self.watched_cart.remove(&id) {
-            if let Some(watchers) = self.cart_watchers.get_mut(&cart) {
-                watchers.retain(|watcher| *watcher != id);
-                if watchers.is_empty() {
-                    self.cart_watchers.remove(&cart);
-                }
-            }
         }
     }
 
@@ -223,7 +295,36 @@ impl ProductFeed {
         self.live.remove(&id);
         self.update_listeners.remove(&id);
         self.waiting.retain(|(waiting, _)| *waiting != id);
-        self.unwatch(id);
+        self.carts.unwatch(id);
+    }
+
+    /// A committed change, with its offset in its stream.
+    fn apply(&mut self, event: StoreEvent, offset: Offset) {
+        match &event {
+            StoreEvent::ProductCreated(product) => self.broadcast(
+                offset.clone(),
+                feed_event("product:created", product, &offset),
+                product.id,
+                "product created",
+            ),
+            StoreEvent::ProductUpdated(product) => self.broadcast(
+                offset.clone(),
+                feed_event("product:updated", product, &offset),
+                product.id,
+                "product updated",
+            ),
+            StoreEvent::ProductDeleted(id) => self.broadcast(
+                offset.clone(),
+                feed_event("product:deleted", &DeletedProduct { id: *id }, &offset),
+                *id,
+                "product deleted",
+            ),
+            StoreEvent::CartUpdated(cart) => {
+                let frame = feed_event("cart:updated", cart, &offset);
+                self.send_to_cart_watchers(cart.id, offset, frame)
+            }
+            StoreEvent::AccountCreated { .. } => {}
+        }
     }
 }
 
@@ -235,12 +336,15 @@ impl Handler<Subscribe> for ProductFeed {
     type Result = ();
 
     fn handle(&mut self, message: Subscribe, ctx: &mut Context<Self>) {
-        match self.catch_up.clone() {
-            Some(frames) => self.admit(message.id, message.session, &frames),
-            None => {
-                self.waiting.push((message.id, message.session));
-                self.read_snapshot(ctx);
-            }
+        let Subscribe { id, session, since } = message;
+        let (before, resumed) = match since {
+            Some(since) => self.replay(&since, |change| &change.event, NAMESPACE),
+            None => (Vec::new(), false),
+        };
+        if resumed {
+            self.admit(id, session, before);
+        } else {
+            self.send_snapshot(id, session, before, ctx);
         }
     }
 }
@@ -249,7 +353,14 @@ impl Handler<SubscribeUpdates> for ProductFeed {
     type Result = ();
 
     fn handle(&mut self, message: SubscribeUpdates, _: &mut Context<Self>) {
-        self.update_listeners.insert(message.id, message.session);
+        let SubscribeUpdates { id, session, since } = message;
+        if let Some(since) = since {
+            let (frames, _) = self.replay(&since, |change| &change.update, "/");
+            if !offer_all(&session, frames) {
+                return;
+            }
+        }
+        self.update_listeners.insert(id, session);
     }
 }
 
@@ -269,43 +380,56 @@ impl Handler<ForgetSnapshot> for ProductFeed {
     }
 }
 
+impl Handler<StreamHead> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, StreamHead(head): StreamHead, _: &mut Context<Self>) {
+        self.log.restart_at(head);
+        self.catch_up = None;
+    }
+}
+
 impl Handler<WatchCart> for ProductFeed {
     type Result = ();
 
     fn handle(&mut self, message: WatchCart, _: &mut Context<Self>) {
-        self.unwatch(message.id);
-        self.watched_cart.insert(message.id, message.cart);
-        self.cart_watchers
-            .entry(message.cart)
-            .or_default()
-            .push(message.id);
+        let WatchCart { id, cart, since } = message;
+        self.carts.watch(id, cart);
+        let Some(since) = since else { return };
+        let stream = format!("cart:{}", cart.to_hex());
+        let frames = match self.carts.since(&cart, &since) {
+            Ok(mut missed) => {
+                missed.push(recovered(&stream, Ok(missed.len()), NAMESPACE));
+                missed
+            }
+            Err(why) => vec![recovered(&stream, Err(why), NAMESPACE)],
+        };
+        if let Some(session) = self.live.get(&id) {
+            if !offer_all(session, frames) {
+                self.forget(id);
+            }
+        }
     }
 }
 
+/// A change from this instance's store (no bus): its offset is local.
 impl Handler<StoreEvent> for ProductFeed {
     type Result = ();
 
     fn handle(&mut self, event: StoreEvent, _: &mut Context<Self>) {
-        match &event {
-            StoreEvent::ProductCreated(product) => self.broadcast(
-                feed_event("product:created", product),
-                product.id,
-                "product created",
-            ),
-            StoreEvent::ProductUpdated(product) => self.broadcast(
-                feed_event("product:updated", product),
-                product.id,
-                "product updated",
-            ),
-            StoreEvent::ProductDeleted(id) => self.broadcast(
-                feed_event("product:deleted", &DeletedProduct { id: *id }),
-                *id,
-                "product deleted",
-            ),
-            StoreEvent::CartUpdated(cart) => {
-                self.send_to_cart_watchers(cart.id, feed_event("cart:updated", cart))
-            }
-            StoreEvent::AccountCreated { .. } => {}
+        if matches!(event, StoreEvent::AccountCreated { .. }) {
+            return;
         }
+        let offset = self.clock.tick();
+        self.apply(event, offset);
+    }
+}
+
+/// A change delivered by the bus, with its cluster-wide offset.
+impl Handler<Stamped<StoreEvent>> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, stamped: Stamped<StoreEvent>, _: &mut Context<Self>) {
+        self.apply(stamped.event, stamped.offset);
     }
 }

@@ -1,7 +1,9 @@
 //! The product feed: the actor that owns every product-page session and
-//! broadcasts each committed change (`feed`), and the rules one connection
+//! broadcasts each committed change (`feed`), the cart streams it keeps
+//! (`carts`), and the rules one connection
 //! follows, whatever its transport (`client`).
 
+pub mod carts;
 pub mod client;
 pub mod feed;
 

@@ -92,7 +92,11 @@ impl Namespaces {
         match namespace {
             "/" => {
                 if let Some(id) = self.root {
-                    rooms.product_feed.do_send(SubscribeUpdates { id, session });
+                    rooms.product_feed.do_send(SubscribeUpdates {
+                        id,
+                        session,
+                        since: None,
+                    });
                 }
             }
             "/products" => {

@@ -94,7 +94,12 @@ impl SocketIoSession {
     /// Sends one packet by the current transport. A client whose queue is
     /// full is closed, as on the plain sockets.
     fn send(&mut self, packet: ByteString, ctx: &mut Context<Self>) {
-        match self.engine.send(packet) {
+        let sent = self.engine.send(packet);
+        self.sent(sent, ctx);
+    }
+
+    fn sent(&mut self, sent: Sent, ctx: &mut Context<Self>) {
+        match sent {
             Sent::Ok => {}
             Sent::TooSlow => self.close(CloseReason::SlowConsumer, ctx),
             Sent::Closed => ctx.stop(),
@@ -317,6 +322,12 @@ impl Handler<Outbound> for SocketIoSession {
     fn handle(&mut self, item: Outbound, ctx: &mut Context<Self>) {
         match item {
             Outbound::Frame(frame) => self.send(frame.socketio_packet(), ctx),
+            Outbound::Frames(frames) => {
+                let sent = self
+                    .engine
+                    .send_all(frames.iter().map(|frame| frame.socketio_packet()));
+                self.sent(sent, ctx);
+            }
             Outbound::CloseTooSlow => self.close(CloseReason::SlowConsumer, ctx),
         }
     }
@@ -370,11 +381,8 @@ impl Handler<UseWebSocket> for SocketIoSession {
 
     fn handle(&mut self, upgrade: UseWebSocket, ctx: &mut Context<Self>) {
         let open = upgrade.send_open.then(|| self.open_packet(false));
-        match self.engine.use_websocket(upgrade.socket, open) {
-            Sent::Ok => {}
-            Sent::TooSlow => self.close(CloseReason::SlowConsumer, ctx),
-            Sent::Closed => ctx.stop(),
-        }
+        let sent = self.engine.use_websocket(upgrade.socket, open);
+        self.sent(sent, ctx);
     }
 }
 

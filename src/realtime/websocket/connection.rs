@@ -97,6 +97,12 @@ impl Connection {
                 self.context.metrics.frames_sent.inc();
                 ctx.text(frame.text().clone());
             }
+            Outbound::Frames(frames) => {
+                self.context.metrics.frames_sent.inc_by(frames.len() as u64);
+                for frame in frames {
+                    ctx.text(frame.text().clone());
+                }
+            }
             Outbound::CloseTooSlow => {
                 self.close_reason = MetricCloseReason::SlowConsumer;
                 ctx.close(Some(CloseReason {
