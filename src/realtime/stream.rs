@@ -121,6 +121,10 @@ pub struct StreamLog<T> {
     retain_for: Duration,
     /// Oldest first.
     entries: VecDeque<(Offset, Instant, T)>,
+    /// The offset right before the oldest entry kept: a client that saw it
+    /// has missed only kept entries (the start of the stream, or the last
+    /// entry dropped).
+    base: Option<Offset>,
     /// The newest offset, kept even after its entry expires: a client that
     /// has seen everything resumes with nothing to replay.
     head: Offset,
@@ -132,7 +136,17 @@ impl<T> StreamLog<T> {
             retain: retain.max(1),
             retain_for,
             entries: VecDeque::new(),
+            base: Some(head.clone()),
             head,
+        }
+    }
+
+    /// A log whose stream began before it: it resumes only from entries
+    /// it holds (`first` is the offset of the first entry to come).
+    pub fn joined_at(first: Offset, retain: usize, retain_for: Duration) -> StreamLog<T> {
+        StreamLog {
+            base: None,
+            ..StreamLog::new(first, retain, retain_for)
         }
     }
 
@@ -148,6 +162,9 @@ impl<T> StreamLog<T> {
     /// The stream is now counted elsewhere (Redis, once reached): its next
     /// offsets follow `head`. The events kept stay resumable.
     pub fn restart_at(&mut self, head: Offset) {
+        if self.entries.is_empty() {
+            self.base = Some(head.clone());
+        }
         self.head = head;
     }
 
@@ -155,9 +172,15 @@ impl<T> StreamLog<T> {
         self.head = offset.clone();
         self.entries.push_back((offset, Instant::now(), item));
         while self.entries.len() > self.retain {
-            self.entries.pop_front();
+            self.drop_oldest();
         }
         self.expire();
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some((offset, _, _)) = self.entries.pop_front() {
+            self.base = Some(offset);
+        }
     }
 
     fn expire(&mut self) {
@@ -166,7 +189,7 @@ impl<T> StreamLog<T> {
             .front()
             .is_some_and(|(_, at, _)| at.elapsed() > self.retain_for)
         {
-            self.entries.pop_front();
+            self.drop_oldest();
         }
     }
 
@@ -176,6 +199,8 @@ impl<T> StreamLog<T> {
         let since = Offset::parse(since).ok_or(Unrecoverable::Malformed)?;
         let start = if since == self.head {
             self.entries.len()
+        } else if self.base.as_ref() == Some(&since) {
+            0
         } else {
             match self.entries.iter().position(|(offset, _, _)| *offset == since) {
                 Some(index) => index + 1,

@@ -389,6 +389,22 @@ impl WsClient {
         }
     }
 
+    /// The next event as its whole frame (`event`, `data`, and `offset`
+    /// for an event of a stream); panics on anything else.
+    pub async fn next_frame(&mut self) -> Value {
+        match self.next_message(EVENT_TIMEOUT).await {
+            Some(Message::Text(text)) => serde_json::from_str(&text).expect("event is JSON"),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// The next frame, asserting its event name.
+    pub async fn expect_frame(&mut self, name: &str) -> Value {
+        let frame = self.next_frame().await;
+        assert_eq!(frame["event"], name, "unexpected frame {frame}");
+        frame
+    }
+
     /// The next event, asserting its name.
     pub async fn expect_event(&mut self, name: &str) -> Value {
         let (event, data) = self.next_event().await;

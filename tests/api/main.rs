@@ -4,6 +4,7 @@ mod browser;
 mod carts;
 mod chat;
 mod cluster;
+mod delivery;
 mod health;
 mod helpers;
 mod openapi;

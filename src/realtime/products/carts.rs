@@ -69,10 +69,12 @@ impl CartStreams {
             }
         }
         let (retain, retain_for) = (self.retain, self.retain_for);
-        let (changed, log) = self
-            .logs
-            .entry(cart)
-            .or_insert_with(|| (Instant::now(), StreamLog::new(offset.clone(), retain, retain_for)));
+        let (changed, log) = self.logs.entry(cart).or_insert_with(|| {
+            (
+                Instant::now(),
+                StreamLog::joined_at(offset.clone(), retain, retain_for),
+            )
+        });
         *changed = Instant::now();
         log.push(offset, frame);
     }
