@@ -25,6 +25,7 @@ use crate::realtime::bus::Bus;
 use crate::realtime::events::{ChatOutlet, LocalRooms};
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
+use crate::realtime::socketio::Recoveries;
 use crate::realtime::stream::LocalClock;
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::routes;
@@ -246,6 +247,11 @@ impl Application {
             settings.server.host,
         );
 
+        let retain = Duration::from_secs(settings.delivery.retain_s);
+        let socketio_recoveries = Arc::new(match &cluster {
+            Some(link) => Recoveries::redis(link.clone(), retain),
+            None => Recoveries::local(retain),
+        });
         let workers = settings.server.workers;
         let shutdown_timeout = settings.server.shutdown_timeout_s;
         let close_timeout = Duration::from_millis(settings.websocket.close_timeout_ms);
@@ -271,6 +277,7 @@ impl Application {
             session_limits,
             cluster,
             socketio: Arc::default(),
+            socketio_recoveries,
         };
         let mut server = HttpServer::new(move || {
             // Runs once per worker thread: this worker's store actor.

@@ -12,7 +12,7 @@ use crate::configuration::Settings;
 use crate::metrics::Metrics;
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
-use crate::realtime::socketio::SocketIoSessions;
+use crate::realtime::socketio::{Recoveries, SocketIoSessions};
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::store::MongoStore;
 use crate::templates::Templates;
@@ -36,6 +36,8 @@ pub struct AppState {
     pub session_limits: Arc<SessionLimits>,
     /// The live Socket.IO sessions, by Engine.IO session id.
     pub socketio: Arc<SocketIoSessions>,
+    /// Socket.IO connection states parked for recovery.
+    pub socketio_recoveries: Arc<Recoveries>,
     /// The Redis link, when instances share one world.
     pub cluster: Option<Arc<ClusterLink>>,
 }

@@ -198,9 +198,19 @@ fn handle_packet(text: &str, stats: &Stats, joined: &mut bool, scenario: Scenari
     else {
         return;
     };
-    match serde_json::from_str::<(&str, &RawValue)>(&text[start..]) {
-        Ok((event, data)) => handle_event(event, data, stats, joined, scenario),
-        Err(_) => stats.error(text),
+    // `["name", data]`, or `["name", data, "offset"]` for an event of a
+    // stream (connection state recovery).
+    let arguments = serde_json::from_str::<Vec<&RawValue>>(&text[start..]);
+    let event = arguments
+        .as_ref()
+        .ok()
+        .and_then(|arguments| match arguments.as_slice() {
+            [name, data] | [name, data, _] => Some((serde_json::from_str::<&str>(name.get()).ok()?, *data)),
+            _ => None,
+        });
+    match event {
+        Some((event, data)) => handle_event(event, data, stats, joined, scenario),
+        None => stats.error(text),
     }
 }
 

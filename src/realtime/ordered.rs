@@ -71,11 +71,17 @@ impl<E> InOrder<E> {
         self.held
     }
 
-    /// The unfinished event finished (or one that ran at once, when called
-    /// in a loop): the next waiting event, if any. Run it, and stop once
-    /// one of them holds the queue again.
-    pub fn release(&mut self) -> Option<E> {
+    /// The event that held the queue finished.
+    pub fn finish(&mut self) {
         self.held = false;
+    }
+
+    /// The next waiting event, unless one still holds the queue. Run it,
+    /// and ask again until this says none.
+    pub fn next_ready(&mut self) -> Option<E> {
+        if self.held {
+            return None;
+        }
         let (event, size) = self.waiting.pop_front()?;
         self.waiting_bytes -= size;
         Some(event)
@@ -93,9 +99,14 @@ mod tests {
         queue.hold();
         assert_eq!(queue.arrive("message", 7), Ok(None));
         assert_eq!(queue.arrive("leave", 5), Ok(None));
-        assert_eq!(queue.release(), Some("message"));
-        assert_eq!(queue.release(), Some("leave"));
-        assert_eq!(queue.release(), None);
+        assert_eq!(queue.next_ready(), None, "held");
+        queue.finish();
+        assert_eq!(queue.next_ready(), Some("message"));
+        queue.hold();
+        assert_eq!(queue.next_ready(), None, "held by the message");
+        queue.finish();
+        assert_eq!(queue.next_ready(), Some("leave"));
+        assert_eq!(queue.next_ready(), None);
         assert!(!queue.is_held());
         assert_eq!(queue.arrive("again", 5), Ok(Some("again")));
     }

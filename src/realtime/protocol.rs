@@ -31,6 +31,11 @@ struct Encoded {
     /// Its offset, for an event of a stream (the last argument of its
     /// Socket.IO packet, as socket.io's connection state recovery has it).
     offset: Option<Offset>,
+    /// Whether the Socket.IO packet carries the offset. A state event (a
+    /// whole cart) shares its namespace with another stream's events, and
+    /// socket.io-client keeps one offset per namespace: it must not be one
+    /// of these.
+    socketio_offset: bool,
     socketio: OnceLock<ByteString>,
 }
 
@@ -77,6 +82,7 @@ impl Frame {
             text: ByteString::from(text),
             namespace: "/",
             offset: offset.cloned(),
+            socketio_offset: true,
             socketio: OnceLock::new(),
         }))
     }
@@ -107,6 +113,7 @@ impl Frame {
                 data: self.0.data.clone(),
                 namespace,
                 offset: self.0.offset.clone(),
+                socketio_offset: self.0.socketio_offset,
                 socketio: OnceLock::new(),
             })),
         }
@@ -119,6 +126,21 @@ impl Frame {
     /// The stream offset of the event, if it belongs to a stream.
     pub fn offset(&self) -> Option<&Offset> {
         self.0.offset.as_ref()
+    }
+
+    /// A frame being built whose Socket.IO packet leaves its offset out
+    /// (a state event; see `socketio_offset`).
+    pub fn state_event(mut self) -> Frame {
+        if let Some(encoded) = Arc::get_mut(&mut self.0) {
+            encoded.socketio_offset = false;
+        }
+        self
+    }
+
+    /// Whether this is a state event of a stream (its offset is not in its
+    /// Socket.IO packet).
+    pub fn is_state_event(&self) -> bool {
+        self.0.offset.is_some() && !self.0.socketio_offset
     }
 
     /// The event as an Engine.IO message carrying a Socket.IO EVENT packet:
@@ -136,9 +158,9 @@ impl Frame {
                     &encoded.text[encoded.event.clone()],
                     &encoded.text[encoded.data.clone()],
                 );
-                ByteString::from(match &encoded.offset {
-                    None => format!("42{namespace}[{event},{data}]"),
-                    Some(offset) => format!("42{namespace}[{event},{data},\"{offset}\"]"),
+                ByteString::from(match (&encoded.offset, encoded.socketio_offset) {
+                    (Some(offset), true) => format!("42{namespace}[{event},{data},\"{offset}\"]"),
+                    _ => format!("42{namespace}[{event},{data}]"),
                 })
             })
             .clone()

@@ -238,6 +238,12 @@ fn order_key(offset: &Offset) -> Option<(Option<u64>, u64, u64)> {
     Some((None, ms.parse().ok()?, seq.parse().ok()?))
 }
 
+/// Asks a room whether its stream can be resumed from an offset (all the
+/// events after it are kept).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "bool")]
+pub struct CanResume(pub String);
+
 /// The `recovered` event's data.
 #[derive(Debug, Serialize)]
 pub struct Recovered<'a> {

@@ -156,6 +156,7 @@ async fn open_session(request: &HttpRequest, state: &AppState) -> Result<SocketI
             chat_room: state.chat_room.clone(),
             accounts: state.accounts.clone(),
         },
+        recoveries: state.socketio_recoveries.clone(),
         sessions: state.socketio.clone(),
         context: state.sessions.socketio.clone(),
     };

@@ -76,12 +76,15 @@ async fn the_real_socket_io_client_works_over_both_transports() {
         "ok messages both ways",
         "ok an invalid message is acked with an error",
         "ok a disconnect is announced as left",
+        "ok join and message emitted together both succeed (websocket and polling)",
+        "ok connection state recovery: socket.recovered, the missed events once each, in order (websocket and polling)",
+        "ok a forged pid is a fresh connection",
         "ok all checks passed",
     ] {
         assert!(stdout.contains(check), "missing {check:?} in:\n{stdout}");
     }
     // What the client sent was stored like any chat message.
-    let (_, messages) = app.get_json("/api/messages?limit=10").await;
+    let (_, messages) = app.get_json("/api/messages?limit=100").await;
     let stored = messages["payload"].to_string();
     assert!(
         stored.contains("hello from ana") && stored.contains("hello from bob"),

@@ -150,6 +150,70 @@ async function main() {
   await bobLeft;
   ok("a disconnect is announced as left");
 
+  // `join` and `message` emitted in one tick (one POST when polling): both
+  // succeed, in order.
+  for (const transports of [["websocket"], ["polling"]]) {
+    const hasty = io(`${base}/chat`, { forceNew: true, transports });
+    await connected(hasty);
+    const user = `hasty-${transports[0]}@sio.test`;
+    const errors = [];
+    hasty.on("error", (e) => errors.push(e));
+    const own = next(hasty, "message", (m) => m.user === user);
+    hasty.emit("join", { user });
+    hasty.emit("message", { message: `straight after joining over ${transports[0]}` });
+    const echoed = await own;
+    if (echoed.message !== `straight after joining over ${transports[0]}`) fail(`pipelined message: ${JSON.stringify(echoed)}`);
+    if (errors.length > 0) fail(`pipelined join+message refused: ${JSON.stringify(errors)}`);
+    hasty.disconnect();
+  }
+  ok("join and message emitted together both succeed (websocket and polling)");
+
+  // Connection state recovery: the transport drops, the client reconnects
+  // with its pid and offset, gets exactly what it missed, once, in order.
+  for (const transports of [["websocket"], ["polling"]]) {
+    const name = transports[0];
+    const options = { forceNew: true, transports, reconnectionDelay: 100, reconnectionDelayMax: 200 };
+    const reader = io(`${base}/chat`, options);
+    await connected(reader);
+    const readerUser = `reader-${name}@sio.test`;
+    const joinedHistory = next(reader, "history");
+    if ((await ask(reader, "join", { user: readerUser })).status !== "success") fail("reader joins");
+    await joinedHistory;
+    const writer = io(`${base}/chat`, { forceNew: true });
+    await connected(writer);
+    if ((await ask(writer, "join", { user: `writer-${name}@sio.test` })).status !== "success") fail("writer joins");
+    const first = next(reader, "message", (m) => m.message === `${name}-0`);
+    await ask(writer, "message", { message: `${name}-0` });
+    await first;
+    const got = [];
+    reader.on("message", (m) => { if (m.message.startsWith(`${name}-`)) got.push(m.message); });
+    const back = new Promise((resolve) => reader.io.once("reconnect", resolve));
+    reader.io.engine.close();
+    for (let i = 1; i <= 5; i += 1) await ask(writer, "message", { message: `${name}-${i}` });
+    await back;
+    await connected(reader);
+    if (!reader.recovered) fail(`${name}: socket.recovered after a transport drop`);
+    await ask(writer, "message", { message: `${name}-6` });
+    const deadline = Date.now() + TIMEOUT;
+    while (got.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200)); // nothing more may come
+    const expected = [1, 2, 3, 4, 5, 6].map((i) => `${name}-${i}`);
+    if (JSON.stringify(got) !== JSON.stringify(expected)) fail(`${name}: missed events once each, in order: ${JSON.stringify(got)}`);
+    // Still joined as before: a message from it is its own.
+    const mine = await ask(reader, "message", { message: "still me" });
+    if (mine.status !== "success" || mine.payload.user !== readerUser) fail(`${name}: recovered as the same user: ${JSON.stringify(mine)}`);
+    reader.disconnect();
+    writer.disconnect();
+  }
+  ok("connection state recovery: socket.recovered, the missed events once each, in order (websocket and polling)");
+
+  // A pid that is not ours, or an offset no longer kept: not recovered.
+  const stranger = io(`${base}/chat`, { forceNew: true, auth: { pid: "nonsense", offset: "garbage" } });
+  await connected(stranger);
+  if (stranger.recovered) fail("a forged pid does not recover");
+  stranger.disconnect();
+  ok("a forged pid is a fresh connection");
+
   for (const socket of [upgraded, polling, root, admin, ana]) socket.disconnect();
   ok("all checks passed");
 }

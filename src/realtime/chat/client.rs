@@ -68,6 +68,11 @@ impl ChatClient {
         }
     }
 
+    /// Who the connection joined as (`Some(None)`: as a reader), if it did.
+    pub fn joined(&self) -> Option<Option<Email>> {
+        self.joined.clone()
+    }
+
     /// Resumes from `since` at the first join (`/ws/chat?since=`).
     pub fn resuming_from(mut self, since: Option<String>) -> ChatClient {
         self.since = since;

@@ -42,7 +42,7 @@ use crate::realtime::events::{
 };
 use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
-use crate::realtime::stream::{LocalClock, Offset, Recovered, StreamLog};
+use crate::realtime::stream::{CanResume, LocalClock, Offset, Recovered, StreamLog};
 use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage, StoreError};
 
 pub struct ChatRoom {
@@ -512,6 +512,14 @@ impl Handler<RemotePresence> for ChatRoom {
     fn handle(&mut self, change: RemotePresence, ctx: &mut Context<Self>) {
         self.presence.remote_changed(change.joined, change.left);
         self.schedule_presence_flush(ctx);
+    }
+}
+
+impl Handler<CanResume> for ChatRoom {
+    type Result = bool;
+
+    fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> bool {
+        self.log.since(&since).is_ok()
     }
 }
 

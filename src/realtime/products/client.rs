@@ -28,6 +28,24 @@ pub struct ProductClient {
     viewer: Option<User>,
     /// Where the feed resumes from when it opens (`?since=`).
     since: Option<String>,
+    /// The cart watched (`cart:watch`), once the watch is in place.
+    watching: Option<Id>,
+}
+
+/// What a write or a watch waited for: its outcome, and the cart now
+/// watched if it was a watch.
+pub struct Done {
+    outcome: Outcome,
+    watching: Option<Id>,
+}
+
+impl From<Outcome> for Done {
+    fn from(outcome: Outcome) -> Done {
+        Done {
+            outcome,
+            watching: None,
+        }
+    }
 }
 
 impl ProductClient {
@@ -44,7 +62,13 @@ impl ProductClient {
             accounts,
             viewer,
             since: None,
+            watching: None,
         }
+    }
+
+    /// The cart this connection watches, if any.
+    pub fn watching(&self) -> Option<Id> {
+        self.watching
     }
 
     /// Receives the changes after `since` instead of a snapshot, if they
@@ -56,8 +80,7 @@ impl ProductClient {
 }
 
 impl Endpoint for ProductClient {
-    /// A write's or a watch's outcome.
-    type Resume = Outcome;
+    type Resume = Done;
 
     /// Starts receiving the feed: the snapshot, then every change.
     fn open(&mut self, session: Recipient<Outbound>) {
@@ -73,18 +96,16 @@ impl Endpoint for ProductClient {
         self.feed.do_send(Unsubscribe { id: self.id });
     }
 
-    fn resume(&mut self, outcome: Outcome, _: impl FnOnce() -> Recipient<Outbound>) -> Outcome {
-        outcome
+    fn resume(&mut self, done: Done, _: impl FnOnce() -> Recipient<Outbound>) -> Outcome {
+        if done.watching.is_some() {
+            self.watching = done.watching;
+        }
+        done.outcome
     }
 
     /// Writes wait for the store before the connection's next event runs;
     /// their success reaches every client through the feed.
-    fn on_event(
-        &mut self,
-        event: &str,
-        data: &Value,
-        _: impl FnOnce() -> Recipient<Outbound>,
-    ) -> Step<Outcome> {
+    fn on_event(&mut self, event: &str, data: &Value, _: impl FnOnce() -> Recipient<Outbound>) -> Step<Done> {
         match event {
             "product:create" | "product:delete" => {
                 if let Err(refusal) = may_write_products(&self.accounts, self.viewer.as_ref()) {
@@ -94,8 +115,11 @@ impl Endpoint for ProductClient {
                 if event == "product:create" {
                     match NewProduct::parse(data) {
                         Ok(product) => Step::Wait(
-                            async move { Ok(json!(ask_store(&store, CreateProduct { product }).await?)) }
-                                .boxed_local(),
+                            async move {
+                                let created = ask_store(&store, CreateProduct { product }).await;
+                                Done::from(created.map(|product| json!(product)).map_err(Refusal::from))
+                            }
+                            .boxed_local(),
                         ),
                         Err(error) => Step::Done(Err(error.into())),
                     }
@@ -103,8 +127,8 @@ impl Endpoint for ProductClient {
                     match parse_target(data) {
                         Ok(id) => Step::Wait(
                             async move {
-                                ask_store(&store, DeleteProduct { id }).await?;
-                                Ok(json!({ "_id": id.to_hex() }))
+                                let deleted = ask_store(&store, DeleteProduct { id }).await;
+                                Done::from(deleted.map(|_| json!({ "_id": id.to_hex() })).map_err(Refusal::from))
                             }
                             .boxed_local(),
                         ),
@@ -118,13 +142,19 @@ impl Endpoint for ProductClient {
                     let (viewer, feed, id) = (self.viewer.clone(), self.feed.clone(), self.id);
                     Step::Wait(
                         async move {
-                            authorize_cart(&store, &accounts, viewer.as_ref(), cart)
-                                .await
-                                .map_err(|refusal| {
-                                    Refusal::new(format!("cart:watch refused: {}", refusal.client_message()))
-                                })?;
-                            feed.do_send(WatchCart { id, cart, since });
-                            Ok(json!({ "_id": cart.to_hex() }))
+                            match authorize_cart(&store, &accounts, viewer.as_ref(), cart).await {
+                                Ok(()) => {
+                                    feed.do_send(WatchCart { id, cart, since });
+                                    Done {
+                                        outcome: Ok(json!({ "_id": cart.to_hex() })),
+                                        watching: Some(cart),
+                                    }
+                                }
+                                Err(refusal) => Done::from(Err(Refusal::new(format!(
+                                    "cart:watch refused: {}",
+                                    refusal.client_message()
+                                )))),
+                            }
                         }
                         .boxed_local(),
                     )

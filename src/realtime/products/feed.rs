@@ -34,7 +34,7 @@ use crate::domain::Id;
 use crate::realtime::events::{ForgetSnapshot, Stamped, StreamHead};
 use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
-use crate::realtime::stream::{LocalClock, Offset, Recovered, StreamLog, Unrecoverable};
+use crate::realtime::stream::{CanResume, LocalClock, Offset, Recovered, StreamLog, Unrecoverable};
 use crate::store::{MongoStore, NewestProducts, StoreEvent};
 
 pub struct ProductFeed {
@@ -320,7 +320,7 @@ impl ProductFeed {
                 "product deleted",
             ),
             StoreEvent::CartUpdated(cart) => {
-                let frame = feed_event("cart:updated", cart, &offset);
+                let frame = feed_event("cart:updated", cart, &offset).state_event();
                 self.send_to_cart_watchers(cart.id, offset, frame)
             }
             StoreEvent::AccountCreated { .. } => {}
@@ -377,6 +377,14 @@ impl Handler<ForgetSnapshot> for ProductFeed {
 
     fn handle(&mut self, _: ForgetSnapshot, _: &mut Context<Self>) {
         self.catch_up = None;
+    }
+}
+
+impl Handler<CanResume> for ProductFeed {
+    type Result = bool;
+
+    fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> bool {
+        self.log.since(&since).is_ok()
     }
 }
 

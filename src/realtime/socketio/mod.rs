@@ -1,14 +1,17 @@
 //! Socket.IO v5 over the Engine.IO layer (`crate::realtime::engine`):
 //! packets and acknowledgements (`packet`), the namespaces a client joins
-//! and the room endpoints behind them (`namespaces`), and the session actor
-//! that carries one client (`session`). A Socket.IO connection is one more kind of session in
+//! and the room endpoints behind them (`namespaces`), connection state
+//! recovery (`recovery`), and the session actor that carries one client
+//! (`session`). A Socket.IO connection is one more kind of session in
 //! the same `ProductFeed` and `ChatRoom`; namespaces `/products` and `/chat`
 //! drive the plain sockets' endpoints, `/` gets the course's
 //! `update_products`.
 
 pub mod namespaces;
 pub mod packet;
+pub mod recovery;
 pub mod session;
 
 pub use namespaces::{Rooms, SocketIoIdentity};
+pub use recovery::Recoveries;
 pub use session::{SocketIoDeps, SocketIoSession, SocketIoSessions};

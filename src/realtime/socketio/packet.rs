@@ -100,8 +100,10 @@ fn namespace_prefix(namespace: &str) -> String {
 }
 
 /// Engine.IO message + Socket.IO CONNECT: the namespace is joined.
-pub fn connected(namespace: &str, socket_id: &str) -> String {
-    let data = serde_json::json!({ "sid": socket_id });
+/// `pid`: the private id that recovers the connection after a drop
+/// (socket.io's connection state recovery).
+pub fn connected(namespace: &str, socket_id: &str, pid: &str) -> String {
+    let data = serde_json::json!({ "sid": socket_id, "pid": pid });
     format!("40{}{data}", namespace_prefix(namespace))
 }
 
@@ -179,8 +181,11 @@ mod tests {
 
     #[test]
     fn encodes_what_socket_io_client_reads() {
-        assert_eq!(connected("/chat", "abc"), r#"40/chat,{"sid":"abc"}"#);
-        assert_eq!(connected("/", "abc"), r#"40{"sid":"abc"}"#);
+        assert_eq!(
+            connected("/chat", "abc", "p1"),
+            r#"40/chat,{"sid":"abc","pid":"p1"}"#
+        );
+        assert_eq!(connected("/", "abc", "p1"), r#"40{"sid":"abc","pid":"p1"}"#);
         assert_eq!(
             ack("/chat", 3, &serde_json::json!({"status": "success"})),
             r#"43/chat,3[{"status":"success"}]"#

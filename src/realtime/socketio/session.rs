@@ -18,8 +18,9 @@ use bytestring::ByteString;
 
 use serde_json::Value;
 
-use super::namespaces::{Connect, Namespaces, Rooms, SocketIoIdentity};
+use super::namespaces::{Connect, Namespaces, Rooms, SocketIoIdentity, NAMESPACES};
 use super::packet::{self, Packet, SocketPacket, SocketPacketKind};
+use super::recovery::{Parked, Recoveries, RecoveryRequest};
 use crate::configuration::Settings;
 use crate::metrics::CloseReason;
 use crate::realtime::endpoint::{Endpoint, Step};
@@ -35,6 +36,7 @@ use crate::realtime::ordered::InOrder;
 use crate::realtime::outbound::Outbound;
 use crate::realtime::reply::{Outcome, Refusal};
 use crate::realtime::session::{RateDecision, RateLimiter, SessionContext};
+use crate::realtime::stream::CanResume;
 
 /// The live Socket.IO sessions, by Engine.IO session id.
 pub type SocketIoSessions = EngineSessions<SocketIoSession>;
@@ -45,6 +47,8 @@ pub struct SocketIoDeps {
     /// Shared by every session (`[websocket]` and `[chat]` apply).
     pub settings: Arc<Settings>,
     pub rooms: Rooms,
+    /// Where namespace connections park their state for recovery.
+    pub recoveries: Arc<Recoveries>,
     pub sessions: Arc<SocketIoSessions>,
     pub context: SessionContext,
 }
@@ -182,8 +186,14 @@ impl SocketIoSession {
             data,
         } = packet;
         match kind {
-            SocketPacketKind::Connect => self.connect(&namespace, ctx),
-            SocketPacketKind::Disconnect => self.namespaces.disconnect(&namespace, &self.deps.rooms),
+            SocketPacketKind::Connect => self.connect(namespace, data, ctx),
+            SocketPacketKind::Disconnect => {
+                // Left on purpose: nothing to recover.
+                if let Some(pid) = self.namespaces.pid(&namespace) {
+                    self.deps.recoveries.forget(pid);
+                }
+                self.namespaces.disconnect(&namespace, &self.deps.rooms);
+            }
             SocketPacketKind::Ack => {} // the server asks for no acks
             SocketPacketKind::Event => {
                 let mut arguments = match data {
@@ -211,29 +221,134 @@ impl SocketIoSession {
 
     /// Runs the packets that waited, until one of them must be waited for.
     fn run_waiting(&mut self, ctx: &mut Context<Self>) {
-        while let Some(packet) = self.order.release() {
+        while let Some(packet) = self.order.next_ready() {
             self.run(packet, ctx);
-            if self.order.is_held() {
-                break;
+        }
+    }
+
+    /// A CONNECT packet: a new connection, or the recovery of one that
+    /// dropped (`{pid, offset}` in its data, as socket.io-client sends).
+    fn connect(&mut self, namespace: String, data: Option<Value>, ctx: &mut Context<Self>) {
+        let request = RecoveryRequest::from_connect(data.as_ref());
+        let Some(pid) = request.pid.filter(|_| !self.namespaces.is_connected(&namespace)) else {
+            return self.connect_fresh(&namespace, ctx);
+        };
+        // The state it parked, if it can still be resumed: the packets
+        // behind this one wait for the answer.
+        self.order.hold();
+        let parked = self.deps.recoveries.find(&pid);
+        let rooms = self.deps.rooms.clone();
+        let offset = request.offset;
+        let since = offset.clone();
+        let asked = namespace.clone();
+        let check = async move {
+            let parked = parked.await.filter(|parked| parked.namespace == namespace)?;
+            let resumable = match (namespace.as_str(), since) {
+                // Not joined: nothing was missed.
+                ("/chat", None) => parked.joined.is_none(),
+                ("/chat", Some(since)) => rooms.chat_room.send(CanResume(since)).await.unwrap_or(false),
+                ("/products" | "/", Some(since)) => {
+                    rooms.product_feed.send(CanResume(since)).await.unwrap_or(false)
+                }
+                _ => false,
+            };
+            resumable.then_some((namespace, parked))
+        };
+        check
+            .into_actor(self)
+            .map(move |recovered, session, ctx| {
+                session.order.finish();
+                match recovered {
+                    Some((namespace, parked)) => {
+                        session.connect_recovered(&namespace, pid, parked, offset, ctx)
+                    }
+                    None => session.connect_fresh(&asked, ctx),
+                }
+                session.run_waiting(ctx);
+            })
+            .spawn(ctx);
+    }
+
+    /// A new connection to `namespace` (or a repeated CONNECT).
+    fn connect_fresh(&mut self, namespace: &str, ctx: &mut Context<Self>) {
+        let deps = &self.deps;
+        let pid = random_id();
+        match self
+            .namespaces
+            .connect(namespace, pid, &deps.rooms, &deps.settings.chat, &self.identity)
+        {
+            Connect::Invalid => self.send_text(packet::connect_error(namespace, "Invalid namespace"), ctx),
+            Connect::Again => {
+                let pid = self.namespaces.pid(namespace).unwrap_or_default().to_owned();
+                self.send_text(packet::connected(namespace, &random_id(), &pid), ctx);
+            }
+            Connect::New => {
+                // Connected first, then the feed (it comes through the
+                // mailbox, after this).
+                let pid = self.namespaces.pid(namespace).unwrap_or_default().to_owned();
+                self.send_text(packet::connected(namespace, &random_id(), &pid), ctx);
+                let session = ctx.address().recipient();
+                self.namespaces.open(namespace, &self.deps.rooms, session, None);
+                self.park(namespace);
             }
         }
     }
 
-    fn connect(&mut self, namespace: &str, ctx: &mut Context<Self>) {
+    /// Takes up a connection that dropped: the same pid (so the client
+    /// knows it recovered), then what it was doing, resumed from `offset`
+    /// (the room replays the events missed).
+    fn connect_recovered(
+        &mut self,
+        namespace: &str,
+        pid: String,
+        parked: Parked,
+        offset: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
         let deps = &self.deps;
-        match self
-            .namespaces
-            .connect(namespace, &deps.rooms, &deps.settings.chat, &self.identity)
-        {
-            Connect::Invalid => self.send_text(packet::connect_error(namespace, "Invalid namespace"), ctx),
-            Connect::Again => self.send_text(packet::connected(namespace, &random_id()), ctx),
-            Connect::New => {
-                // Connected first, then the feed (it comes through the
-                // mailbox, after this).
-                self.send_text(packet::connected(namespace, &random_id()), ctx);
-                let session = ctx.address().recipient();
-                self.namespaces.open(namespace, &self.deps.rooms, session);
+        let connected = self.namespaces.connect(
+            namespace,
+            pid.clone(),
+            &deps.rooms,
+            &deps.settings.chat,
+            &self.identity,
+        );
+        if connected != Connect::New {
+            return self.connect_fresh(namespace, ctx);
+        }
+        self.send_text(packet::connected(namespace, &random_id(), &pid), ctx);
+        let session = ctx.address().recipient();
+        match namespace {
+            "/products" => {
+                self.namespaces.resume_products(offset);
+                self.namespaces.open(namespace, &self.deps.rooms, session, None);
+                if let Some(cart) = parked.cart {
+                    let watch = serde_json::json!({ "_id": cart, "since": parked.cart_offset });
+                    self.drive(
+                        Namespaces::products,
+                        namespace.to_owned(),
+                        None,
+                        "cart:watch",
+                        &watch,
+                        ctx,
+                    );
+                }
             }
+            "/chat" => {
+                if let Some(user) = parked.joined {
+                    let join = serde_json::json!({ "user": user, "since": offset });
+                    self.drive(Namespaces::chat, namespace.to_owned(), None, "join", &join, ctx);
+                }
+            }
+            _ => self.namespaces.open(namespace, &self.deps.rooms, session, offset),
+        }
+        self.park(namespace);
+    }
+
+    /// Parks the state of `namespace` for its recovery, if it changed.
+    fn park(&mut self, namespace: &str) {
+        if let Some((pid, state)) = self.namespaces.to_park(namespace) {
+            self.deps.recoveries.park(&pid, &state);
         }
     }
 
@@ -253,7 +368,10 @@ impl SocketIoSession {
             return self.answer(&namespace, ack, Err(refusal), ctx);
         };
         match endpoint.on_event(name, data, || ctx.address().recipient()) {
-            Step::Done(outcome) => self.answer(&namespace, ack, outcome, ctx),
+            Step::Done(outcome) => {
+                self.answer(&namespace, ack, outcome, ctx);
+                self.park(&namespace);
+            }
             Step::Answer(work) => {
                 work.into_actor(self)
                     .map(move |outcome, session, ctx| session.answer(&namespace, ack, outcome, ctx))
@@ -263,9 +381,11 @@ impl SocketIoSession {
                 self.order.hold();
                 work.into_actor(self)
                     .map(move |resume, session, ctx| {
+                        session.order.finish();
                         if let Some(endpoint) = endpoint_of(&mut session.namespaces) {
                             let outcome = endpoint.resume(resume, || ctx.address().recipient());
                             session.answer(&namespace, ack, outcome, ctx);
+                            session.park(&namespace);
                         }
                         session.run_waiting(ctx);
                     })
@@ -310,6 +430,10 @@ impl Actor for SocketIoSession {
         metrics.sessions.dec();
         metrics.closed(self.close_reason);
         self.deps.sessions.remove(self.engine.sid());
+        // What the connections did last, for their recovery.
+        for namespace in NAMESPACES {
+            self.park(namespace);
+        }
         self.namespaces.close_all(&self.deps.rooms);
         // A waiting poll learns the session is closed; a WebSocket closes.
         self.engine.close(CloseCode::Normal);
@@ -321,7 +445,12 @@ impl Handler<Outbound> for SocketIoSession {
 
     fn handle(&mut self, item: Outbound, ctx: &mut Context<Self>) {
         match item {
-            Outbound::Frame(frame) => self.send(frame.socketio_packet(), ctx),
+            Outbound::Frame(frame) => {
+                if let Some(offset) = frame.offset().filter(|_| frame.is_state_event()) {
+                    self.namespaces.cart_delivered(offset);
+                }
+                self.send(frame.socketio_packet(), ctx);
+            }
             Outbound::Frames(frames) => {
                 let sent = self
                     .engine

@@ -73,6 +73,7 @@ impl<E: Endpoint> WsSession<E> {
                 self.order.hold();
                 work.into_actor(self)
                     .map(|resume, session, ctx| {
+                        session.order.finish();
                         let outcome = session.endpoint.resume(resume, || ctx.address().recipient());
                         answer(outcome, ctx);
                         session.run_waiting(ctx);
@@ -84,11 +85,8 @@ impl<E: Endpoint> WsSession<E> {
 
     /// Runs the events that waited, until one of them must be waited for.
     fn run_waiting(&mut self, ctx: &mut WebsocketContext<Self>) {
-        while let Some(event) = self.order.release() {
+        while let Some(event) = self.order.next_ready() {
             self.run(event, ctx);
-            if self.order.is_held() {
-                break;
-            }
         }
     }
 }
