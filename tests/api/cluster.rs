@@ -64,7 +64,10 @@ async fn wait_for_presence(chat: &mut WsClient, key: &str, user: &str, wait: Dur
 async fn frames_within(chat: &mut WsClient, wait: Duration) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut frames = Vec::new();
-    while let Ok(message) = tokio::time::timeout_at(deadline, chat.next_message(wait)).await {
+    // The outer deadline ends the wait; the inner one never fires first.
+    while let Ok(message) =
+        tokio::time::timeout_at(deadline, chat.next_message(wait + Duration::from_secs(5))).await
+    {
         let message = message.expect("the socket stays open");
         frames.push(serde_json::from_str(message.to_text().expect("text frame")).expect("JSON frame"));
     }
@@ -437,4 +440,219 @@ async fn socket_io_sessions_take_part_in_the_cluster() {
             }
         }
     }
+}
+
+/// Joins `user` on the instance at `address`, resuming from `since`, and
+/// returns the replayed message texts (up to `recovered`) with the client.
+async fn resume(address: &str, user: &str, since: &str) -> (WsClient, Vec<String>, Value) {
+    let mut client = WsClient::connect(address, "/ws/chat", None).await;
+    client
+        .send_event("join", json!({ "user": user, "since": since }))
+        .await;
+    let mut texts = Vec::new();
+    loop {
+        let frame = client.next_frame().await;
+        match frame["event"].as_str() {
+            Some("message") => texts.push(frame["data"]["message"].as_str().unwrap().to_owned()),
+            Some("recovered") => return (client, texts, frame["data"].clone()),
+            _ => {}
+        }
+    }
+}
+
+/// The offset of the next message `client` receives (its text too).
+async fn next_message_offset(client: &mut WsClient) -> (String, String) {
+    loop {
+        let frame = client.next_frame().await;
+        if frame["event"] == "message" {
+            return (
+                frame["data"]["message"].as_str().unwrap().to_owned(),
+                frame["offset"].as_str().expect("offset").to_owned(),
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_client_resumes_on_another_instance_from_its_offset() {
+    let Some(redis) = RedisServer::start("resume_elsewhere").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &redis, |_| {}).await;
+    let (mut ana, _) = join(&apps[0].address, "ana@elsewhere.test").await;
+    let (mut bob, _) = join(&apps[1].address, "bob@elsewhere.test").await;
+    bob.send_event("message", json!({ "message": "seen" })).await;
+    let (text, since) = next_message_offset(&mut ana).await;
+    assert_eq!(text, "seen");
+    // Bob saw the same message with the same offset.
+    assert_eq!(
+        next_message_offset(&mut bob).await.1,
+        since,
+        "one offset on every instance"
+    );
+    drop(ana);
+    for n in 0..5 {
+        bob.send_event("message", json!({ "message": format!("missed-{n}") }))
+            .await;
+        next_message_offset(&mut bob).await;
+    }
+    // Ana comes back on the other instance.
+    let (mut ana, replayed, recovered) = resume(&apps[1].address, "ana@elsewhere.test", &since).await;
+    assert_eq!(
+        replayed,
+        (0..5).map(|n| format!("missed-{n}")).collect::<Vec<_>>()
+    );
+    assert_eq!(recovered["recovered"], true, "{recovered}");
+    bob.send_event("message", json!({ "message": "live" })).await;
+    assert_eq!(collect_messages(&mut ana, 1).await, ["live"]);
+}
+
+#[actix_web::test]
+async fn every_session_gets_every_event_in_one_order_through_redis_pauses_and_killed_links() {
+    let Some(redis) = RedisServer::start("redis_pauses").await else {
+        return;
+    };
+    // Own events wait for Redis longer than the pause: nothing is
+    // delivered out of the cluster's one order.
+    let apps = TestApp::spawn_cluster(2, &redis, |settings| {
+        settings.redis.local_delivery_after_ms = 20_000
+    })
+    .await;
+    let mut listeners = Vec::new();
+    for (index, app) in apps.iter().enumerate() {
+        for n in 0..2 {
+            listeners.push(
+                join(&app.address, &format!("listener{n}@instance{index}.test"))
+                    .await
+                    .0,
+            );
+        }
+    }
+    let (mut sender_a, _) = join(&apps[0].address, "sender@a.test").await;
+    let (mut sender_b, _) = join(&apps[1].address, "sender@b.test").await;
+    const PER_PHASE: usize = 10;
+    let mut sent = 0;
+    let mut send_phase = |phase: &'static str| {
+        let first = sent;
+        sent += PER_PHASE;
+        (phase, first)
+    };
+    async fn send(sender: &mut WsClient, who: &str, phase: &str, first: usize) {
+        for n in first..first + PER_PHASE {
+            sender
+                .send_event("message", json!({ "message": format!("{who}-{phase}-{n}") }))
+                .await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let (phase, first) = send_phase("calm");
+    send(&mut sender_a, "a", phase, first).await;
+    send(&mut sender_b, "b", phase, first).await;
+    // Paused while both instances take writes.
+    redis.pause();
+    let (phase, first) = send_phase("paused");
+    send(&mut sender_a, "a", phase, first).await;
+    send(&mut sender_b, "b", phase, first).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    redis.resume();
+    let (phase, first) = send_phase("resumed");
+    send(&mut sender_a, "a", phase, first).await;
+    // Every link dropped at once.
+    let killed = redis.kill_clients().await;
+    assert!(
+        killed >= 4,
+        "the instances' readers and writers were connected ({killed})"
+    );
+    send(&mut sender_b, "b", phase, first).await;
+    let (phase, first) = send_phase("after-kill");
+    send(&mut sender_a, "a", phase, first).await;
+    send(&mut sender_b, "b", phase, first).await;
+
+    let expected = 2 * sent;
+    let mut orders = Vec::new();
+    for listener in listeners.iter_mut().chain([&mut sender_a, &mut sender_b]) {
+        let mut texts = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while texts.len() < expected && tokio::time::Instant::now() < deadline {
+            for frame in frames_within(listener, Duration::from_millis(500)).await {
+                if frame["event"] == "message" {
+                    texts.push(frame["data"]["message"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        // Counted: every one, once.
+        let distinct: std::collections::BTreeSet<&String> = texts.iter().collect();
+        assert_eq!(
+            texts.len(),
+            expected,
+            "received {} of {expected}: {texts:?}",
+            texts.len()
+        );
+        assert_eq!(distinct.len(), expected, "no duplicate");
+        // Each sender's in the order sent.
+        for who in ["a", "b"] {
+            let numbers: Vec<usize> = texts
+                .iter()
+                .filter(|text| text.starts_with(&format!("{who}-")))
+                .map(|text| text.rsplit('-').next().unwrap().parse().unwrap())
+                .collect();
+            assert_eq!(numbers, (0..sent).collect::<Vec<_>>(), "{who}'s in order");
+        }
+        orders.push(texts);
+    }
+    assert!(
+        orders.windows(2).all(|pair| pair[0] == pair[1]),
+        "one order everywhere"
+    );
+    let (_, stored) = apps[0].get_json("/api/messages?limit=100").await;
+    assert_eq!(
+        stored["payload"].as_array().map(Vec::len),
+        Some(expected),
+        "every message stored once"
+    );
+}
+
+#[actix_web::test]
+async fn a_client_of_a_killed_instance_resumes_on_another_and_misses_nothing() {
+    let Some(redis) = RedisServer::start("resume_after_kill").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(1, &redis, |settings| settings.store.mongodb_uri = String::new()).await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let redis_url = redis.url();
+    let doomed = ServerProcess::start_with(
+        &temp.path().join("data"),
+        &temp.path().join("uploads"),
+        0,
+        &[("REDIS_URL", &redis_url), ("SESSION_KEY", CLUSTER_SESSION_KEY)],
+    );
+    let (mut sender, _) = join(&apps[0].address, "sender@killed.test").await;
+    let (mut victim, _) = join(&doomed.address, "victim@killed.test").await;
+    sender.send_event("message", json!({ "message": "before" })).await;
+    let (text, since) = next_message_offset(&mut victim).await;
+    assert_eq!(text, "before");
+    let mut doomed = doomed;
+    doomed.child.kill().expect("kill -9");
+    for n in 0..5 {
+        sender
+            .send_event("message", json!({ "message": format!("while-down-{n}") }))
+            .await;
+    }
+    // The page reconnects (to a live instance) with its offset.
+    let (mut victim, replayed, recovered) = resume(&apps[0].address, "victim@killed.test", &since).await;
+    let mut seen = replayed;
+    if recovered["recovered"] == true && seen.len() < 5 {
+        // Some were still on their way when it rejoined: they come live.
+        seen.extend(collect_messages(&mut victim, 5 - seen.len()).await);
+    }
+    assert_eq!(recovered["recovered"], true, "{recovered}");
+    assert_eq!(
+        seen,
+        (0..5).map(|n| format!("while-down-{n}")).collect::<Vec<_>>()
+    );
+    let later = frames_within(&mut victim, Duration::from_millis(300)).await;
+    assert!(
+        later.iter().all(|frame| frame["event"] != "message"),
+        "no duplicate: {later:?}"
+    );
 }

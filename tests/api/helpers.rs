@@ -575,6 +575,43 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    fn signal(&self, signal: i32) {
+        let child = self.child.as_ref().expect("redis-server running");
+        let pid = i32::try_from(child.id()).expect("pid");
+        // SAFETY: sends a signal to our own child process.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "signal {signal} to redis-server");
+    }
+
+    /// Freezes it (SIGSTOP): connections stay open, nothing is answered.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets it run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Drops every client connection (`CLIENT KILL TYPE normal`): the
+    /// instances' readers and writers must reconnect and read on.
+    pub async fn kill_clients(&self) -> u64 {
+        let client = redis::Client::open(self.url()).expect("redis url");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connects to redis");
+        redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .query_async(&mut connection)
+            .await
+            .expect("CLIENT KILL")
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
