@@ -12,6 +12,7 @@
 //! over them round-robin, the senders too) and each `--server-pid` (RSS
 //! and CPU are summed).
 
+mod chaos;
 mod report;
 mod session;
 mod stats;
@@ -80,6 +81,10 @@ struct Args {
     /// Print the report as JSON (after the table).
     #[arg(long)]
     json: bool,
+    /// Chaos: a receiver drops its connection on average this often
+    /// (seconds), then resumes from its offset.
+    #[arg(long, default_value_t = 5.0)]
+    drop_every: f64,
     /// Seconds to wait for all sessions to connect and join.
     #[arg(long, default_value_t = 120)]
     connect_timeout: u64,
@@ -106,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("cannot resolve {url}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.scenario == Scenario::Chaos {
+        return run_chaos(&args, servers).await;
+    }
     let server = servers[0];
     let stats = Arc::new(Stats::new());
     let process = (!args.server_pid.is_empty()).then(|| ServerProcess::new(args.server_pid.clone()));
@@ -116,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Products => {
             Some(report::ProductUpdater::prepare(server, &args.admin_email, &args.admin_password).await?)
         }
-        Scenario::Chat => None,
+        Scenario::Chat | Scenario::Chaos => None,
     };
 
     // Connect phase.
@@ -240,6 +248,29 @@ async fn main() -> anyhow::Result<()> {
     report.print_table();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
+
+/// `--scenario chaos`: fails (exit 1) if anything was lost, duplicated or
+/// reordered.
+async fn run_chaos(args: &Args, servers: Vec<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let report = chaos::run(chaos::ChaosPlan {
+        servers,
+        receivers: args.sessions,
+        senders: args.senders.max(1),
+        send_rate: args.send_rate,
+        duration: Duration::from_secs(args.duration),
+        drop_every: Duration::from_secs_f64(args.drop_every.max(0.1)),
+        connect_rate: args.connect_rate,
+    })
+    .await;
+    report.print_table();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if report.lost + report.duplicated + report.out_of_order > 0 || report.joined < report.receivers {
+        anyhow::bail!("chaos: not every message arrived once and in order");
     }
     Ok(())
 }

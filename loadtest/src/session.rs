@@ -22,6 +22,9 @@ pub enum Scenario {
     Chat,
     /// `/ws/products`: receive product updates (made over REST by the tool).
     Products,
+    /// `/ws/chat` with connections dropped at random and resumed from
+    /// their offsets: counts lost, duplicated and reordered messages.
+    Chaos,
 }
 
 /// How the session speaks to the server.
@@ -68,9 +71,11 @@ pub fn stamped_text() -> String {
 
 pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
     let (path, namespace) = match (plan.protocol, plan.scenario) {
-        (Protocol::Plain, Scenario::Chat) => ("/ws/chat", ""),
+        (Protocol::Plain, Scenario::Chat | Scenario::Chaos) => ("/ws/chat", ""),
         (Protocol::Plain, Scenario::Products) => ("/ws/products", ""),
-        (Protocol::Socketio, Scenario::Chat) => ("/socket.io/?EIO=4&transport=websocket", "/chat"),
+        (Protocol::Socketio, Scenario::Chat | Scenario::Chaos) => {
+            ("/socket.io/?EIO=4&transport=websocket", "/chat")
+        }
         (Protocol::Socketio, Scenario::Products) => ("/socket.io/?EIO=4&transport=websocket", "/products"),
     };
     let connected = async {

@@ -5,7 +5,8 @@
 //! the answer back in the transport's own shape. So the chat and product
 //! logic exists once, whatever carries it.
 
-use actix::Recipient;
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
@@ -27,7 +28,7 @@ pub enum Step<R> {
 /// One connection's side of a room.
 pub trait Endpoint: Unpin + 'static {
     /// What a `Step::Wait` hands back.
-    type Resume: 'static;
+    type Resume: Send + 'static;
 
     /// The connection is up: `session` is where the room sends its frames.
     fn open(&mut self, session: Recipient<Outbound>);
@@ -46,4 +47,34 @@ pub trait Endpoint: Unpin + 'static {
 
     /// The connection ended (or left the namespace).
     fn close(&mut self);
+}
+
+/// What a session does with a result, once it is back.
+pub type Then<A> = Box<dyn FnOnce(&mut A, &mut <A as Actor>::Context) + Send>;
+
+/// The end of a client event's work, handed back to its session.
+pub struct Continue<A: Actor>(pub Then<A>);
+
+impl<A: Actor> Message for Continue<A> {
+    type Result = ();
+}
+
+/// Runs a client event's work apart from its session, then hands the
+/// result back to it (`then`, if the session is still there). Apart, so
+/// that the work is not dropped with the session: actix does not deliver a
+/// message whose asker is gone, and a chat message or a product write sent
+/// just before a disconnect must still be stored and broadcast.
+pub fn detach<A, T>(
+    work: LocalBoxFuture<'static, T>,
+    session: Addr<A>,
+    then: impl FnOnce(&mut A, &mut A::Context, T) + Send + 'static,
+) where
+    A: Actor + Handler<Continue<A>>,
+    A::Context: ToEnvelope<A, Continue<A>>,
+    T: Send + 'static,
+{
+    actix::spawn(async move {
+        let result = work.await;
+        session.do_send(Continue(Box::new(move |actor, ctx| then(actor, ctx, result))));
+    });
 }

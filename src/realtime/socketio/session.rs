@@ -23,7 +23,7 @@ use super::packet::{self, Packet, SocketPacket, SocketPacketKind};
 use super::recovery::{Parked, Recoveries, RecoveryRequest};
 use crate::configuration::Settings;
 use crate::metrics::CloseReason;
-use crate::realtime::endpoint::{Endpoint, Step};
+use crate::realtime::endpoint::{detach, Continue, Endpoint, Step};
 use crate::realtime::engine::packet::{self as engine_packet, EnginePacket, CLOSE};
 use crate::realtime::engine::registry::random_id;
 use crate::realtime::engine::transport::{PollAnswer, Sent};
@@ -372,24 +372,20 @@ impl SocketIoSession {
                 self.answer(&namespace, ack, outcome, ctx);
                 self.park(&namespace);
             }
-            Step::Answer(work) => {
-                work.into_actor(self)
-                    .map(move |outcome, session, ctx| session.answer(&namespace, ack, outcome, ctx))
-                    .spawn(ctx);
-            }
+            Step::Answer(work) => detach(work, ctx.address(), move |session: &mut Self, ctx, outcome| {
+                session.answer(&namespace, ack, outcome, ctx)
+            }),
             Step::Wait(work) => {
                 self.order.hold();
-                work.into_actor(self)
-                    .map(move |resume, session, ctx| {
-                        session.order.finish();
-                        if let Some(endpoint) = endpoint_of(&mut session.namespaces) {
-                            let outcome = endpoint.resume(resume, || ctx.address().recipient());
-                            session.answer(&namespace, ack, outcome, ctx);
-                            session.park(&namespace);
-                        }
-                        session.run_waiting(ctx);
-                    })
-                    .spawn(ctx);
+                detach(work, ctx.address(), move |session: &mut Self, ctx, resume| {
+                    session.order.finish();
+                    if let Some(endpoint) = endpoint_of(&mut session.namespaces) {
+                        let outcome = endpoint.resume(resume, || ctx.address().recipient());
+                        session.answer(&namespace, ack, outcome, ctx);
+                        session.park(&namespace);
+                    }
+                    session.run_waiting(ctx);
+                });
             }
         }
     }
@@ -437,6 +433,14 @@ impl Actor for SocketIoSession {
         self.namespaces.close_all(&self.deps.rooms);
         // A waiting poll learns the session is closed; a WebSocket closes.
         self.engine.close(CloseCode::Normal);
+    }
+}
+
+impl Handler<Continue<SocketIoSession>> for SocketIoSession {
+    type Result = ();
+
+    fn handle(&mut self, Continue(then): Continue<Self>, ctx: &mut Context<Self>) {
+        then(self, ctx);
     }
 }
 

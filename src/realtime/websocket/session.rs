@@ -12,7 +12,7 @@ use bytestring::ByteString;
 use super::connection::{Connection, Incoming};
 use crate::configuration::WebSocketSettings;
 use crate::realtime::chat::ChatClient;
-use crate::realtime::endpoint::{Endpoint, Step};
+use crate::realtime::endpoint::{detach, Continue, Endpoint, Step};
 use crate::realtime::limits::SessionSlot;
 use crate::realtime::ordered::InOrder;
 use crate::realtime::outbound::Outbound;
@@ -64,21 +64,15 @@ impl<E: Endpoint> WsSession<E> {
             .on_event(&event.event, &event.data, || ctx.address().recipient())
         {
             Step::Done(outcome) => answer(outcome, ctx),
-            Step::Answer(work) => {
-                work.into_actor(self)
-                    .map(|outcome, _, ctx| answer(outcome, ctx))
-                    .spawn(ctx);
-            }
+            Step::Answer(work) => detach(work, ctx.address(), |_, ctx, outcome| answer(outcome, ctx)),
             Step::Wait(work) => {
                 self.order.hold();
-                work.into_actor(self)
-                    .map(|resume, session, ctx| {
-                        session.order.finish();
-                        let outcome = session.endpoint.resume(resume, || ctx.address().recipient());
-                        answer(outcome, ctx);
-                        session.run_waiting(ctx);
-                    })
-                    .spawn(ctx);
+                detach(work, ctx.address(), |session: &mut Self, ctx, resume| {
+                    session.order.finish();
+                    let outcome = session.endpoint.resume(resume, || ctx.address().recipient());
+                    answer(outcome, ctx);
+                    session.run_waiting(ctx);
+                });
             }
         }
     }
@@ -119,6 +113,14 @@ impl<E: Endpoint> Actor for WsSession<E> {
     fn stopped(&mut self, _: &mut Self::Context) {
         self.connection.stopped();
         self.endpoint.close();
+    }
+}
+
+impl<E: Endpoint> Handler<Continue<WsSession<E>>> for WsSession<E> {
+    type Result = ();
+
+    fn handle(&mut self, Continue(then): Continue<Self>, ctx: &mut Self::Context) {
+        then(self, ctx);
     }
 }
 
