@@ -7,7 +7,6 @@
 //! Each connection has a private id (`pid`) under which its state is
 //! parked for recovery (`recovery`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -55,10 +54,13 @@ pub enum Connect {
 pub struct Namespaces {
     /// `/`: the feed subscription for `update_products`.
     root: Option<SessionId>,
-    products: Option<ProductClient>,
-    chat: Option<ChatClient>,
-    /// Each connected namespace's private id, and the state last parked.
-    pids: HashMap<&'static str, (String, Parked)>,
+    // Boxed: most clients use one namespace, and an idle one costs a
+    // pointer, not a whole endpoint, in every session.
+    products: Option<Box<ProductClient>>,
+    chat: Option<Box<ChatClient>>,
+    /// Each connected namespace's private id and a digest of the state
+    /// last parked (by index in `NAMESPACES`).
+    pids: [Option<Connection>; 3],
     /// The offset of the last change of the watched cart delivered.
     cart_offset: Option<Offset>,
 }
@@ -66,19 +68,37 @@ pub struct Namespaces {
 /// The namespaces there are.
 pub const NAMESPACES: [&str; 3] = ["/", "/products", "/chat"];
 
-fn known(namespace: &str) -> Option<&'static str> {
-    NAMESPACES.into_iter().find(|known| *known == namespace)
+fn index_of(namespace: &str) -> Option<usize> {
+    NAMESPACES.iter().position(|known| *known == namespace)
+}
+
+/// One namespace connection's recovery bookkeeping.
+struct Connection {
+    pid: Box<str>,
+    /// A digest of the state last parked (0: none yet).
+    parked: u64,
+}
+
+fn digest(parked: &Parked) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    parked.namespace.hash(&mut hasher);
+    parked.joined.hash(&mut hasher);
+    parked.cart.hash(&mut hasher);
+    parked.cart_offset.hash(&mut hasher);
+    hasher.finish() | 1
 }
 
 impl Namespaces {
     /// Whether `namespace` is connected.
     pub fn is_connected(&self, namespace: &str) -> bool {
-        self.pids.contains_key(namespace)
+        index_of(namespace).is_some_and(|index| self.pids[index].is_some())
     }
 
     /// The private id of a connected namespace.
     pub fn pid(&self, namespace: &str) -> Option<&str> {
-        self.pids.get(namespace).map(|(pid, _)| pid.as_str())
+        let index = index_of(namespace)?;
+        self.pids[index].as_ref().map(|connection| &*connection.pid)
     }
 
     /// A CONNECT packet for `namespace`; `pid` is its private id if it is
@@ -91,31 +111,34 @@ impl Namespaces {
         chat: &ChatSettings,
         identity: &SocketIoIdentity,
     ) -> Connect {
-        let Some(namespace) = known(namespace) else {
+        let Some(index) = index_of(namespace) else {
             return Connect::Invalid;
         };
         if self.is_connected(namespace) {
             return Connect::Again;
         }
         // Nothing parked yet: the first `to_park` parks it.
-        self.pids.insert(namespace, (pid, Parked::default()));
+        self.pids[index] = Some(Connection {
+            pid: pid.into_boxed_str(),
+            parked: 0,
+        });
         match namespace {
             "/" if self.root.is_none() => self.root = Some(next_session_id()),
             "/products" if self.products.is_none() => {
-                self.products = Some(ProductClient::new(
+                self.products = Some(Box::new(ProductClient::new(
                     rooms.product_feed.clone(),
                     rooms.store.clone(),
                     rooms.accounts.clone(),
                     identity.viewer.clone(),
-                ));
+                )));
             }
             "/chat" if self.chat.is_none() => {
-                self.chat = Some(ChatClient::new(
+                self.chat = Some(Box::new(ChatClient::new(
                     rooms.chat_room.clone(),
                     rooms.store.clone(),
                     chat,
                     identity.chat.clone(),
-                ));
+                )));
             }
             _ => {}
         }
@@ -152,7 +175,9 @@ impl Namespaces {
 
     /// A DISCONNECT packet, or the end of the session.
     pub fn disconnect(&mut self, namespace: &str, rooms: &Rooms) {
-        self.pids.remove(namespace);
+        if let Some(index) = index_of(namespace) {
+            self.pids[index] = None;
+        }
         match namespace {
             "/" => {
                 if let Some(id) = self.root.take() {
@@ -186,14 +211,14 @@ impl Namespaces {
         let state = Parked {
             namespace: namespace.to_owned(),
             joined: match namespace {
-                "/chat" => self.chat.as_ref().and_then(ChatClient::joined),
+                "/chat" => self.chat.as_ref().and_then(|chat| chat.joined()),
                 _ => None,
             },
             cart: match namespace {
                 "/products" => self
                     .products
                     .as_ref()
-                    .and_then(ProductClient::watching)
+                    .and_then(|products| products.watching())
                     .map(|cart| cart.to_hex()),
                 _ => None,
             },
@@ -202,12 +227,13 @@ impl Namespaces {
                 _ => None,
             },
         };
-        let (pid, parked) = self.pids.get_mut(namespace)?;
-        if *parked == state {
+        let connection = self.pids[index_of(namespace)?].as_mut()?;
+        let digest = digest(&state);
+        if connection.parked == digest {
             return None;
         }
-        parked.clone_from(&state);
-        Some((pid.clone(), state))
+        connection.parked = digest;
+        Some((connection.pid.to_string(), state))
     }
 
     /// A change of the watched cart went to the client.
@@ -218,15 +244,15 @@ impl Namespaces {
     /// Resumes a recovered `/products` from `since`.
     pub fn resume_products(&mut self, since: Option<String>) {
         if let Some(products) = self.products.take() {
-            self.products = Some(products.resuming_from(since));
+            self.products = Some(Box::new(products.resuming_from(since)));
         }
     }
 
     pub fn products(&mut self) -> Option<&mut ProductClient> {
-        self.products.as_mut()
+        self.products.as_deref_mut()
     }
 
     pub fn chat(&mut self) -> Option<&mut ChatClient> {
-        self.chat.as_mut()
+        self.chat.as_deref_mut()
     }
 }
