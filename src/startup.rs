@@ -31,7 +31,7 @@ use crate::realtime::{ChatRoom, ProductFeed};
 use crate::routes;
 use crate::routes::normalize::normalize_path;
 use crate::routes::security::{self, client_address, SESSION_COOKIE};
-use crate::state::{AppState, EndpointSessions};
+use crate::state::{AppState, EndpointSessions, Endpoints};
 use crate::store::{self, MongoStore};
 use crate::templates::Templates;
 
@@ -103,6 +103,40 @@ fn give_memory_back_when_sessions_drop(limits: Arc<SessionLimits>) {
     });
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = limits;
+}
+
+/// Connections the kernel queues while the server accepts, at most. The
+/// usual 128 makes a burst of a thousand connects wait for SYN retries (1 s
+/// each); the kernel still caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 8192;
+
+/// Binds `address` with a listen backlog fit for connect storms.
+fn listen(address: &str) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let address = address
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind"))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Every connection writes what it has at once (`TCP_NODELAY`), as
+/// socket.io does: a small frame right behind another (a snapshot behind a
+/// CONNECT answer) must not wait for the peer's delayed ACK (Nagle).
+fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(error) = tcp.set_nodelay(true) {
+            log::debug!("TCP_NODELAY not set: {error}");
+        }
+    }
 }
 
 pub struct Application {
@@ -233,7 +267,7 @@ impl Application {
         std::fs::create_dir_all(&settings.uploads.dir)?;
 
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+        let listener = listen(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
             source,
         })?;
@@ -281,8 +315,11 @@ impl Application {
         };
         let mut server = HttpServer::new(move || {
             // Runs once per worker thread: this worker's store actor.
+            let store =
+                MongoStore::new(backend.clone(), store_events.clone(), store_failures.clone()).start();
+            let endpoints = web::Data::new(Endpoints::new(&shared, store.clone()));
             let state = web::Data::new(AppState {
-                store: MongoStore::new(backend.clone(), store_events.clone(), store_failures.clone()).start(),
+                store,
                 ..shared.clone()
             });
             let settings = &state.settings;
@@ -322,8 +359,11 @@ impl Application {
                 // Outermost: routing, logs and metrics see the normal form.
                 .wrap(middleware::from_fn(normalize_path))
                 .app_data(state.clone())
+                .app_data(endpoints)
                 .configure(|config| routes::configure(config, &state.settings))
         })
+        .on_connect(no_delay)
+        .backlog(LISTEN_BACKLOG as u32)
         .listen(listener)?
         // Signals are handled in `run_until_stopped`, to close WebSockets
         // with 1001 before the server stops.

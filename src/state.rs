@@ -10,9 +10,11 @@ use crate::auth::{Accounts, LoginLimiter};
 use crate::cluster::ClusterLink;
 use crate::configuration::Settings;
 use crate::metrics::Metrics;
+use crate::realtime::chat::client::ChatShared;
 use crate::realtime::limits::SessionLimits;
+use crate::realtime::products::client::ProductShared;
 use crate::realtime::session::SessionContext;
-use crate::realtime::socketio::{Recoveries, SocketIoSessions};
+use crate::realtime::socketio::{Recoveries, Rooms, SocketIoDeps, SocketIoSessions};
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::store::MongoStore;
 use crate::templates::Templates;
@@ -40,6 +42,42 @@ pub struct AppState {
     pub socketio_recoveries: Arc<Recoveries>,
     /// The Redis link, when instances share one world.
     pub cluster: Option<Arc<ClusterLink>>,
+}
+
+/// What the sessions opened through one HTTP worker share, one `Arc` each
+/// (a session holds pointers, not its own actor addresses): the rooms'
+/// endpoints with this worker's store actor. Registered per worker as
+/// `web::Data<Endpoints>`.
+pub struct Endpoints {
+    pub chat: Arc<ChatShared>,
+    pub products: Arc<ProductShared>,
+    pub socketio: Arc<SocketIoDeps>,
+}
+
+impl Endpoints {
+    pub fn new(state: &AppState, store: Addr<MongoStore>) -> Endpoints {
+        let chat = ChatShared::new(state.chat_room.clone(), store.clone(), &state.settings.chat);
+        let products = Arc::new(ProductShared {
+            feed: state.product_feed.clone(),
+            store,
+            accounts: state.accounts.clone(),
+        });
+        let socketio = Arc::new(SocketIoDeps {
+            settings: state.settings.clone(),
+            rooms: Rooms {
+                chat: chat.clone(),
+                products: products.clone(),
+            },
+            recoveries: state.socketio_recoveries.clone(),
+            sessions: state.socketio.clone(),
+            context: state.sessions.socketio.clone(),
+        });
+        Endpoints {
+            chat,
+            products,
+            socketio,
+        }
+    }
 }
 
 /// The session context of each WebSocket endpoint.

@@ -14,8 +14,8 @@ use super::extractors::{ChatIdentity, Viewer};
 use super::security::{client_address, listed_foreign_origin};
 use super::ApiError;
 use crate::realtime::engine::{ClientPackets, EngineSocket, Poll};
-use crate::realtime::socketio::{Rooms, SocketIoDeps, SocketIoIdentity, SocketIoSession};
-use crate::state::AppState;
+use crate::realtime::socketio::{SocketIoIdentity, SocketIoSession};
+use crate::state::{AppState, Endpoints};
 
 /// The client bundle: socket.io-client's `dist/socket.io.min.js`, vendored
 /// (assets/vendor/socket.io/README.md), compiled in.
@@ -148,20 +148,11 @@ async fn open_session(request: &HttpRequest, state: &AppState) -> Result<SocketI
     let slot = state.session_limits.admit(address)?;
     let Viewer(viewer) = Viewer::extract(request).await?;
     let ChatIdentity(chat) = ChatIdentity::extract(request).await?;
-    let deps = SocketIoDeps {
-        settings: state.settings.clone(),
-        rooms: Rooms {
-            store: state.store.clone(),
-            product_feed: state.product_feed.clone(),
-            chat_room: state.chat_room.clone(),
-            accounts: state.accounts.clone(),
-        },
-        recoveries: state.socketio_recoveries.clone(),
-        sessions: state.socketio.clone(),
-        context: state.sessions.socketio.clone(),
-    };
+    let endpoints = request
+        .app_data::<web::Data<Endpoints>>()
+        .ok_or_else(|| ApiError::Internal("the Socket.IO endpoints are not configured".to_owned()))?;
     Ok(SocketIoSession::new(
-        deps,
+        endpoints.socketio.clone(),
         SocketIoIdentity { viewer, chat },
         slot,
     ))

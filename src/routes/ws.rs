@@ -13,7 +13,7 @@ use crate::realtime::{ChatSession, ProductSession};
 use crate::routes::extractors::{ChatIdentity, Viewer};
 use crate::routes::security::client_address;
 use crate::routes::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Endpoints};
 
 /// `?since=<offset>`: where a reconnecting client resumes.
 #[derive(Deserialize)]
@@ -32,13 +32,9 @@ pub async fn products(
 ) -> Result<HttpResponse, actix_web::Error> {
     let slot = take_slot(&request, &state)?;
     let settings = &state.settings.websocket;
-    let endpoint = ProductClient::new(
-        state.product_feed.clone(),
-        state.store.clone(),
-        state.accounts.clone(),
-        viewer,
-    )
-    .resuming_from(resume.into_inner().since);
+    let endpoints = endpoints(&request)?;
+    let endpoint =
+        ProductClient::new(endpoints.products.clone(), viewer).resuming_from(resume.into_inner().since);
     let session = ProductSession::new(settings, endpoint, state.sessions.products.clone(), slot);
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.max_frame_bytes)
@@ -56,17 +52,19 @@ pub async fn chat(
 ) -> Result<HttpResponse, actix_web::Error> {
     let slot = take_slot(&request, &state)?;
     let settings = &state.settings;
-    let endpoint = ChatClient::new(
-        state.chat_room.clone(),
-        state.store.clone(),
-        &settings.chat,
-        identity,
-    )
-    .resuming_from(resume.into_inner().since);
+    let endpoint =
+        ChatClient::new(endpoints(&request)?.chat.clone(), identity).resuming_from(resume.into_inner().since);
     let session = ChatSession::new(&settings.websocket, endpoint, state.sessions.chat.clone(), slot);
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.websocket.max_frame_bytes)
         .start()
+}
+
+/// This worker's room endpoints.
+fn endpoints(request: &HttpRequest) -> Result<&web::Data<Endpoints>, ApiError> {
+    request
+        .app_data::<web::Data<Endpoints>>()
+        .ok_or_else(|| ApiError::Internal("the realtime endpoints are not configured".to_owned()))
 }
 
 /// A place under the session limits for this upgrade (503 / 429 when full).

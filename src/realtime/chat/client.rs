@@ -10,6 +10,8 @@
 //! - a join may resume from an offset (`{"user", "since"}`, or `?since=`
 //!   on the URL for the first join): the room then replays what was missed.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
@@ -25,12 +27,30 @@ use crate::store::{ask_store, FindUserByEmail, MongoStore, StoreError};
 /// The join-time refusal for an e-mail that belongs to an account.
 const ACCOUNT_EMAIL: &str = "that e-mail belongs to an account: log in to chat as it";
 
+/// What every chat endpoint of an HTTP worker shares: one `Arc`, so a
+/// session holds a pointer, not its own addresses (each `Addr` clone is
+/// two allocations).
+pub struct ChatShared {
+    pub room: Addr<ChatRoom>,
+    pub store: Addr<MongoStore>,
+    pub max_message_chars: usize,
+    pub allow_anonymous: bool,
+}
+
+impl ChatShared {
+    pub fn new(room: Addr<ChatRoom>, store: Addr<MongoStore>, settings: &ChatSettings) -> Arc<ChatShared> {
+        Arc::new(ChatShared {
+            room,
+            store,
+            max_message_chars: settings.max_message_chars,
+            allow_anonymous: settings.allow_anonymous,
+        })
+    }
+}
+
 pub struct ChatClient {
     id: SessionId,
-    room: Addr<ChatRoom>,
-    store: Addr<MongoStore>,
-    max_message_chars: usize,
-    allow_anonymous: bool,
+    shared: Arc<ChatShared>,
     /// A logged-in user's e-mail: the only identity this session may join as.
     identity: Option<Email>,
     /// Joined as this user (`Some(None)`: as a reader, who may not post).
@@ -50,18 +70,10 @@ pub struct AccountLookup {
 impl ChatClient {
     /// `identity`: the e-mail of the logged-in user who opened the
     /// connection, if any.
-    pub fn new(
-        room: Addr<ChatRoom>,
-        store: Addr<MongoStore>,
-        settings: &ChatSettings,
-        identity: Option<Email>,
-    ) -> ChatClient {
+    pub fn new(shared: Arc<ChatShared>, identity: Option<Email>) -> ChatClient {
         ChatClient {
             id: next_session_id(),
-            room,
-            store,
-            max_message_chars: settings.max_message_chars,
-            allow_anonymous: settings.allow_anonymous,
+            shared,
             identity,
             joined: None,
             since: None,
@@ -112,10 +124,10 @@ impl ChatClient {
                 .into())),
             },
             // Anonymous chat is off: join to read only.
-            (None, _) if !self.allow_anonymous => Step::Done(self.enter(None, false, since, session)),
+            (None, _) if !self.shared.allow_anonymous => Step::Done(self.enter(None, false, since, session)),
             (None, Some(raw)) => match Email::parse("user", raw) {
                 Ok(email) => {
-                    let store = self.store.clone();
+                    let store = self.shared.store.clone();
                     Step::Wait(
                         async move {
                             let found = ask_store(&store, FindUserByEmail { email: email.clone() })
@@ -145,7 +157,7 @@ impl ChatClient {
     ) -> Outcome {
         self.joined = Some(user.clone());
         let payload = json!({ "user": user });
-        self.room.do_send(Join {
+        self.shared.room.do_send(Join {
             id: self.id,
             user,
             verified,
@@ -158,7 +170,7 @@ impl ChatClient {
     fn leave(&mut self) -> Outcome {
         match self.joined.take() {
             Some(_) => {
-                self.room.do_send(Leave { id: self.id });
+                self.shared.room.do_send(Leave { id: self.id });
                 Ok(Value::Null)
             }
             None => Err(Refusal::new("not joined: nothing to leave")),
@@ -179,12 +191,12 @@ impl ChatClient {
                 )))
             }
         };
-        let message = match NewMessage::parse(user, data, self.max_message_chars) {
+        let message = match NewMessage::parse(user, data, self.shared.max_message_chars) {
             Ok(message) => message,
             Err(error) => return Step::Done(Err(error.into())),
         };
         let verified = self.identity.is_some();
-        let post = self.room.send(PostMessage { message, verified });
+        let post = self.shared.room.send(PostMessage { message, verified });
         Step::Answer(
             async move {
                 match post.await {
@@ -239,7 +251,7 @@ impl Endpoint for ChatClient {
     /// The connection ended (or left the namespace): leaves the room.
     fn close(&mut self) {
         if self.joined.take().is_some() {
-            self.room.do_send(Leave { id: self.id });
+            self.shared.room.do_send(Leave { id: self.id });
         }
     }
 }

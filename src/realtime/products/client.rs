@@ -19,11 +19,17 @@ use crate::realtime::outbound::{next_session_id, Outbound, SessionId};
 use crate::realtime::reply::{Outcome, Refusal};
 use crate::store::{ask_store, CreateProduct, DeleteProduct, MongoStore};
 
+/// What every product endpoint of an HTTP worker shares: one `Arc`, so a
+/// session holds a pointer, not its own addresses.
+pub struct ProductShared {
+    pub feed: Addr<ProductFeed>,
+    pub store: Addr<MongoStore>,
+    pub accounts: Arc<Accounts>,
+}
+
 pub struct ProductClient {
     id: SessionId,
-    feed: Addr<ProductFeed>,
-    store: Addr<MongoStore>,
-    accounts: Arc<Accounts>,
+    shared: Arc<ProductShared>,
     /// Who opened the connection (from the session cookie at the handshake).
     viewer: Option<User>,
     /// Where the feed resumes from when it opens (`?since=`).
@@ -49,17 +55,10 @@ impl From<Outcome> for Done {
 }
 
 impl ProductClient {
-    pub fn new(
-        feed: Addr<ProductFeed>,
-        store: Addr<MongoStore>,
-        accounts: Arc<Accounts>,
-        viewer: Option<User>,
-    ) -> ProductClient {
+    pub fn new(shared: Arc<ProductShared>, viewer: Option<User>) -> ProductClient {
         ProductClient {
             id: next_session_id(),
-            feed,
-            store,
-            accounts,
+            shared,
             viewer,
             since: None,
             watching: None,
@@ -84,7 +83,7 @@ impl Endpoint for ProductClient {
 
     /// Starts receiving the feed: the snapshot, then every change.
     fn open(&mut self, session: Recipient<Outbound>) {
-        self.feed.do_send(Subscribe {
+        self.shared.feed.do_send(Subscribe {
             id: self.id,
             session,
             since: self.since.take(),
@@ -93,7 +92,7 @@ impl Endpoint for ProductClient {
 
     /// Stops receiving the feed.
     fn close(&mut self) {
-        self.feed.do_send(Unsubscribe { id: self.id });
+        self.shared.feed.do_send(Unsubscribe { id: self.id });
     }
 
     fn resume(&mut self, done: Done, _: impl FnOnce() -> Recipient<Outbound>) -> Outcome {
@@ -108,10 +107,10 @@ impl Endpoint for ProductClient {
     fn on_event(&mut self, event: &str, data: &Value, _: impl FnOnce() -> Recipient<Outbound>) -> Step<Done> {
         match event {
             "product:create" | "product:delete" => {
-                if let Err(refusal) = may_write_products(&self.accounts, self.viewer.as_ref()) {
+                if let Err(refusal) = may_write_products(&self.shared.accounts, self.viewer.as_ref()) {
                     return Step::Done(Err(refusal.into()));
                 }
-                let store = self.store.clone();
+                let store = self.shared.store.clone();
                 if event == "product:create" {
                     match NewProduct::parse(data) {
                         Ok(product) => Step::Wait(
@@ -138,8 +137,8 @@ impl Endpoint for ProductClient {
             }
             "cart:watch" => match parse_target(data).and_then(|cart| Ok((cart, parse_since(data)?))) {
                 Ok((cart, since)) => {
-                    let (store, accounts) = (self.store.clone(), self.accounts.clone());
-                    let (viewer, feed, id) = (self.viewer.clone(), self.feed.clone(), self.id);
+                    let (store, accounts) = (self.shared.store.clone(), self.shared.accounts.clone());
+                    let (viewer, feed, id) = (self.viewer.clone(), self.shared.feed.clone(), self.id);
                     Step::Wait(
                         async move {
                             match authorize_cart(&store, &accounts, viewer.as_ref(), cart).await {

@@ -12,24 +12,21 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::recovery::Parked;
-use crate::auth::Accounts;
-use crate::configuration::ChatSettings;
 use crate::domain::{Email, User};
-use crate::realtime::chat::{ChatClient, ChatRoom};
+use crate::realtime::chat::client::ChatShared;
+use crate::realtime::chat::ChatClient;
 use crate::realtime::endpoint::Endpoint;
 use crate::realtime::outbound::{next_session_id, Outbound, SessionId};
+use crate::realtime::products::client::ProductShared;
 use crate::realtime::products::feed::{SubscribeUpdates, Unsubscribe};
-use crate::realtime::products::{ProductClient, ProductFeed};
+use crate::realtime::products::ProductClient;
 use crate::realtime::stream::Offset;
-use crate::store::MongoStore;
 
-/// The rooms a Socket.IO client can reach.
+/// The rooms a Socket.IO client can reach, through their endpoints.
 #[derive(Clone)]
 pub struct Rooms {
-    pub store: Addr<MongoStore>,
-    pub product_feed: Addr<ProductFeed>,
-    pub chat_room: Addr<ChatRoom>,
-    pub accounts: Arc<Accounts>,
+    pub chat: Arc<ChatShared>,
+    pub products: Arc<ProductShared>,
 }
 
 /// Who opened the session (from the session cookie at the handshake).
@@ -108,7 +105,6 @@ impl Namespaces {
         namespace: &str,
         pid: String,
         rooms: &Rooms,
-        chat: &ChatSettings,
         identity: &SocketIoIdentity,
     ) -> Connect {
         let Some(index) = index_of(namespace) else {
@@ -126,17 +122,13 @@ impl Namespaces {
             "/" if self.root.is_none() => self.root = Some(next_session_id()),
             "/products" if self.products.is_none() => {
                 self.products = Some(Box::new(ProductClient::new(
-                    rooms.product_feed.clone(),
-                    rooms.store.clone(),
-                    rooms.accounts.clone(),
+                    rooms.products.clone(),
                     identity.viewer.clone(),
                 )));
             }
             "/chat" if self.chat.is_none() => {
                 self.chat = Some(Box::new(ChatClient::new(
-                    rooms.chat_room.clone(),
-                    rooms.store.clone(),
-                    chat,
+                    rooms.chat.clone(),
                     identity.chat.clone(),
                 )));
             }
@@ -160,7 +152,8 @@ impl Namespaces {
             "/" => {
                 if let Some(id) = self.root {
                     rooms
-                        .product_feed
+                        .products
+                        .feed
                         .do_send(SubscribeUpdates { id, session, since });
                 }
             }
@@ -181,7 +174,7 @@ impl Namespaces {
         match namespace {
             "/" => {
                 if let Some(id) = self.root.take() {
-                    rooms.product_feed.do_send(Unsubscribe { id });
+                    rooms.products.feed.do_send(Unsubscribe { id });
                 }
             }
             "/products" => {
@@ -209,7 +202,7 @@ impl Namespaces {
     /// (pid, state).
     pub fn to_park(&mut self, namespace: &str) -> Option<(String, Parked)> {
         let state = Parked {
-            namespace: namespace.to_owned(),
+            namespace: std::borrow::Cow::Borrowed(NAMESPACES[index_of(namespace)?]),
             joined: match namespace {
                 "/chat" => self.chat.as_ref().and_then(|chat| chat.joined()),
                 _ => None,

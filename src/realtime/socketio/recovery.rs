@@ -10,6 +10,7 @@
 //! client). Parked states expire after `delivery.retain_s`, as the events
 //! they would resume from do.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -26,7 +27,8 @@ use crate::domain::Email;
 /// What a namespace connection leaves for its recovery.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Parked {
-    pub namespace: String,
+    /// Borrowed (no allocation) when made here, owned when read back.
+    pub namespace: Cow<'static, str>,
     /// Joined the chat as this user (`Some(None)`: as a reader).
     pub joined: Option<Option<Email>>,
     /// The cart watched (its hex id), and the offset of its last change
@@ -189,7 +191,7 @@ mod tests {
     async fn parked_states_are_found_until_they_expire() {
         let recoveries = Recoveries::local(Duration::from_millis(50));
         let parked = Parked {
-            namespace: "/chat".to_owned(),
+            namespace: "/chat".into(),
             joined: Some(Some(Email::parse("user", "a@b.co").unwrap())),
             ..Parked::default()
         };

@@ -54,7 +54,8 @@ pub struct SocketIoDeps {
 }
 
 pub struct SocketIoSession {
-    deps: SocketIoDeps,
+    /// Shared by every session of an HTTP worker.
+    deps: Arc<SocketIoDeps>,
     identity: SocketIoIdentity,
     engine: Engine,
     namespaces: Namespaces,
@@ -66,7 +67,7 @@ pub struct SocketIoSession {
 }
 
 impl SocketIoSession {
-    pub fn new(deps: SocketIoDeps, identity: SocketIoIdentity, slot: SessionSlot) -> Self {
+    pub fn new(deps: Arc<SocketIoDeps>, identity: SocketIoIdentity, slot: SessionSlot) -> Self {
         let settings = &deps.settings.websocket;
         let limiter = RateLimiter::new(settings.rate_per_second, settings.rate_burst);
         let engine = Engine::new(
@@ -246,9 +247,9 @@ impl SocketIoSession {
             let resumable = match (namespace.as_str(), since) {
                 // Not joined: nothing was missed.
                 ("/chat", None) => parked.joined.is_none(),
-                ("/chat", Some(since)) => rooms.chat_room.send(CanResume(since)).await.unwrap_or(false),
+                ("/chat", Some(since)) => rooms.chat.room.send(CanResume(since)).await.unwrap_or(false),
                 ("/products" | "/", Some(since)) => {
-                    rooms.product_feed.send(CanResume(since)).await.unwrap_or(false)
+                    rooms.products.feed.send(CanResume(since)).await.unwrap_or(false)
                 }
                 _ => false,
             };
@@ -275,7 +276,7 @@ impl SocketIoSession {
         let pid = random_id();
         match self
             .namespaces
-            .connect(namespace, pid, &deps.rooms, &deps.settings.chat, &self.identity)
+            .connect(namespace, pid, &deps.rooms, &self.identity)
         {
             Connect::Invalid => self.send_text(packet::connect_error(namespace, "Invalid namespace"), ctx),
             Connect::Again => {
@@ -306,13 +307,9 @@ impl SocketIoSession {
         ctx: &mut Context<Self>,
     ) {
         let deps = &self.deps;
-        let connected = self.namespaces.connect(
-            namespace,
-            pid.clone(),
-            &deps.rooms,
-            &deps.settings.chat,
-            &self.identity,
-        );
+        let connected = self
+            .namespaces
+            .connect(namespace, pid.clone(), &deps.rooms, &self.identity);
         if connected != Connect::New {
             return self.connect_fresh(namespace, ctx);
         }
