@@ -158,6 +158,9 @@ pub struct WebSocketSettings {
     pub heartbeat_interval_ms: u64,
     pub client_timeout_ms: u64,
     pub max_frame_bytes: usize,
+    /// Largest Socket.IO payload (a WebSocket frame or a long-polling
+    /// POST), announced as `maxPayload`: socket.io's `maxHttpBufferSize`.
+    pub socketio_max_payload: usize,
     pub outbound_queue: usize,
     pub rate_per_second: f64,
     pub rate_burst: f64,

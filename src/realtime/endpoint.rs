@@ -42,8 +42,12 @@ pub trait Endpoint: Unpin + 'static {
         session: impl FnOnce() -> Recipient<Outbound>,
     ) -> Step<Self::Resume>;
 
-    /// The work of a `Step::Wait` finished.
-    fn resume(&mut self, resume: Self::Resume, session: impl FnOnce() -> Recipient<Outbound>) -> Outcome;
+    /// The work of a `Step::Wait` finished: how the event is answered now.
+    fn resume(
+        &mut self,
+        resume: Self::Resume,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<Self::Resume>;
 
     /// The connection ended (or left the namespace).
     fn close(&mut self);

@@ -50,7 +50,8 @@ impl Eq for Frame {}
 #[derive(Serialize)]
 struct ErrorData<'a> {
     error: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always present (null when no field is at fault): one shape for
+    /// every refusal, on every transport.
     field: Option<&'a str>,
 }
 

@@ -20,6 +20,9 @@ pub type Outcome = Result<Value, Refusal>;
 pub struct Refusal {
     pub error: String,
     pub field: Option<String>,
+    /// The event is not one the endpoint knows: the plain sockets answer
+    /// it, Socket.IO ignores it (as socket.io does).
+    unknown_event: bool,
 }
 
 impl Refusal {
@@ -27,7 +30,20 @@ impl Refusal {
         Refusal {
             error: error.into(),
             field: None,
+            unknown_event: false,
         }
+    }
+
+    /// An event the endpoint does not know.
+    pub fn unknown_event(error: impl Into<String>) -> Refusal {
+        Refusal {
+            unknown_event: true,
+            ..Refusal::new(error)
+        }
+    }
+
+    pub fn is_unknown_event(&self) -> bool {
+        self.unknown_event
     }
 
     /// The Socket.IO acknowledgement of a refused event.
@@ -35,12 +51,10 @@ impl Refusal {
         json!({"status": "error", "error": self.error, "field": self.field})
     }
 
-    /// The data of an `error` event.
+    /// The data of an `error` event: `{error, field}`, `field` null when
+    /// no field is at fault (the ack's shape too).
     pub fn event_data(&self) -> Value {
-        match &self.field {
-            Some(field) => json!({"error": self.error, "field": field}),
-            None => json!({"error": self.error}),
-        }
+        json!({"error": self.error, "field": self.field})
     }
 
     /// The `error` event of the plain sockets.
@@ -54,6 +68,7 @@ impl From<ValidationError> for Refusal {
         Refusal {
             error: error.message,
             field: Some(error.field),
+            unknown_event: false,
         }
     }
 }

@@ -60,7 +60,7 @@ pub async fn get(
     query: web::Query<EngineQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let transport = query.transport()?;
-    let max_frame = state.settings.websocket.max_frame_bytes;
+    let max_frame = state.settings.websocket.socketio_max_payload;
     let queue = state.settings.websocket.outbound_queue;
     match (transport, &query.sid) {
         (Transport::Polling, None) => {

@@ -122,8 +122,12 @@ async fn bad_frames_get_an_error_event_and_change_nothing() {
             error["error"].as_str().is_some_and(|e| !e.is_empty()),
             "{frame}: {error}"
         );
-        if let Some(field) = field {
-            assert_eq!(error["field"], field, "{frame}: {error}");
+        match field {
+            Some(field) => assert_eq!(error["field"], field, "{frame}: {error}"),
+            None => assert!(
+                error.get("field").is_some_and(serde_json::Value::is_null),
+                "{frame}: {error}"
+            ),
         }
     }
     client.send_raw(Message::binary(vec![1, 2, 3])).await;

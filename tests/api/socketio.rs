@@ -79,6 +79,8 @@ async fn the_real_socket_io_client_works_over_both_transports() {
         "ok join and message emitted together both succeed (websocket and polling)",
         "ok connection state recovery: socket.recovered, the missed events once each, in order (websocket and polling)",
         "ok a forged pid is a fresh connection",
+        "ok acks come after the frames their event causes (join: history and presence; message: the message)",
+        "ok refusals are {error, field} in acks and error events; unknown events are ignored",
         "ok all checks passed",
     ] {
         assert!(stdout.contains(check), "missing {check:?} in:\n{stdout}");
@@ -112,7 +114,7 @@ async fn the_handshake_announces_the_configured_heartbeat_and_payload_limit() {
     let app = TestApp::spawn_with(|settings| {
         settings.websocket.heartbeat_interval_ms = 7000;
         settings.websocket.client_timeout_ms = 10000;
-        settings.websocket.max_frame_bytes = 4096;
+        settings.websocket.socketio_max_payload = 4096;
     })
     .await;
     let browser = Browser::new();
@@ -122,6 +124,10 @@ async fn the_handshake_announces_the_configured_heartbeat_and_payload_limit() {
     assert_eq!(open["maxPayload"], 4096);
     assert_eq!(open["upgrades"], serde_json::json!(["websocket"]));
     let sid = open["sid"].as_str().expect("sid").to_owned();
+    // By default, socket.io's own limit (maxHttpBufferSize, 1e6 bytes).
+    let defaults = TestApp::spawn().await;
+    let default_open = handshake(&defaults, &Browser::new().client).await;
+    assert_eq!(default_open["maxPayload"], 1_000_000);
 
     // A namespace is joined over polling: the answer comes with the next poll.
     let post = |body: &'static str| {
@@ -210,15 +216,16 @@ async fn a_direct_websocket_session_speaks_engine_io_and_socket_io() {
         .send(Message::text(r#"42/chat,1["join",{"user":"raw@sio.test"}]"#))
         .await
         .expect("send");
+    // The frames the join causes, then its ack (as socket.io handlers run).
+    assert!(next_text(&mut socket).await.starts_with(r#"42/chat,["history","#));
+    assert!(next_text(&mut socket)
+        .await
+        .starts_with(r#"42/chat,["presence","#));
     let ack = next_text(&mut socket).await;
     assert_eq!(
         ack,
         r#"43/chat,1[{"status":"success","payload":{"user":"raw@sio.test"}}]"#
     );
-    assert!(next_text(&mut socket).await.starts_with(r#"42/chat,["history","#));
-    assert!(next_text(&mut socket)
-        .await
-        .starts_with(r#"42/chat,["presence","#));
     socket.send(Message::text("40/nope,")).await.expect("send");
     assert_eq!(
         next_text(&mut socket).await,

@@ -168,6 +168,40 @@ async function main() {
   }
   ok("join and message emitted together both succeed (websocket and polling)");
 
+  // As socket.io handlers run: an event's ack comes after the frames the
+  // event causes to its own socket.
+  const orderly = io(`${base}/chat`, { forceNew: true });
+  await connected(orderly);
+  const seenOrder = [];
+  for (const event of ["history", "presence", "message"]) orderly.on(event, () => seenOrder.push(event));
+  await ask(orderly, "join", { user: "orderly@sio.test" });
+  seenOrder.push("join ack");
+  if (JSON.stringify(seenOrder) !== JSON.stringify(["history", "presence", "join ack"])) fail(`join: ${JSON.stringify(seenOrder)}`);
+  seenOrder.length = 0;
+  await ask(orderly, "message", { message: "mine first" });
+  seenOrder.push("message ack");
+  if (JSON.stringify(seenOrder) !== JSON.stringify(["message", "message ack"])) fail(`message: ${JSON.stringify(seenOrder)}`);
+  ok("acks come after the frames their event causes (join: history and presence; message: the message)");
+
+  // One shape for refusals: {error, field}, field null when none.
+  const notJoined = io(`${base}/chat`, { forceNew: true });
+  await connected(notJoined);
+  const refusedAck = await ask(notJoined, "leave");
+  if (refusedAck.status !== "error" || !("field" in refusedAck) || refusedAck.field !== null) fail(`ack shape: ${JSON.stringify(refusedAck)}`);
+  const refusedEvent = next(notJoined, "error");
+  notJoined.emit("message", { message: "too early" });
+  const shape = await refusedEvent;
+  if (!shape.error || !("field" in shape) || shape.field !== null) fail(`error event shape: ${JSON.stringify(shape)}`);
+  // An unknown event is ignored, as socket.io does: no ack, no error.
+  const stray = [];
+  notJoined.on("error", (e) => stray.push(e));
+  let answered = true;
+  try { await notJoined.timeout(500).emitWithAck("shout", {}); } catch { answered = false; }
+  if (answered || stray.length > 0) fail(`an unknown event was answered: ${JSON.stringify(stray)}`);
+  notJoined.disconnect();
+  orderly.disconnect();
+  ok("refusals are {error, field} in acks and error events; unknown events are ignored");
+
   // Connection state recovery: the transport drops, the client reconnects
   // with its pid and offset, gets exactly what it missed, once, in order.
   for (const transports of [["websocket"], ["polling"]]) {

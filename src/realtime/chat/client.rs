@@ -15,6 +15,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 
 use super::room::{ChatRoom, Join, Leave, PostMessage};
 use crate::configuration::ChatSettings;
@@ -114,9 +115,9 @@ impl ChatClient {
             }
         };
         match (&self.identity, requested) {
-            (Some(identity), None) => Step::Done(self.enter(Some(identity.clone()), true, since, session)),
+            (Some(identity), None) => self.enter(Some(identity.clone()), true, since, session),
             (Some(identity), Some(raw)) => match Email::parse("user", raw) {
-                Ok(email) if email == *identity => Step::Done(self.enter(Some(email), true, since, session)),
+                Ok(email) if email == *identity => self.enter(Some(email), true, since, session),
                 _ => Step::Done(Err(ValidationError::new(
                     "user",
                     format!("you are logged in: you chat as {identity}"),
@@ -124,7 +125,7 @@ impl ChatClient {
                 .into())),
             },
             // Anonymous chat is off: join to read only.
-            (None, _) if !self.shared.allow_anonymous => Step::Done(self.enter(None, false, since, session)),
+            (None, _) if !self.shared.allow_anonymous => self.enter(None, false, since, session),
             (None, Some(raw)) => match Email::parse("user", raw) {
                 Ok(email) => {
                     let store = self.shared.store.clone();
@@ -148,23 +149,36 @@ impl ChatClient {
         }
     }
 
+    /// Joins the room. The answer (a Socket.IO ack) goes out once the room
+    /// has admitted the session, so after the `history` and `presence` it
+    /// sent (as socket.io handlers run: the frames a handler emits, then
+    /// its ack). Later events need not wait: the room takes them in order.
     fn enter(
         &mut self,
         user: Option<Email>,
         verified: bool,
         since: Option<String>,
         session: impl FnOnce() -> Recipient<Outbound>,
-    ) -> Outcome {
+    ) -> Step<AccountLookup> {
         self.joined = Some(user.clone());
         let payload = json!({ "user": user });
+        let (admitted, welcomed) = oneshot::channel();
         self.shared.room.do_send(Join {
             id: self.id,
             user,
             verified,
             session: session(),
             since,
+            admitted: Some(admitted),
         });
-        Ok(payload)
+        Step::Answer(
+            async move {
+                // Gone only if the session went first; the join stands.
+                let _ = welcomed.await;
+                Ok(payload)
+            }
+            .boxed_local(),
+        )
     }
 
     fn leave(&mut self) -> Outcome {
@@ -229,22 +243,29 @@ impl Endpoint for ChatClient {
             "join" => self.join(data, session),
             "message" => self.post(data),
             "leave" => Step::Done(self.leave()),
-            other => Step::Done(Err(Refusal::new(format!(
+            other => Step::Done(Err(Refusal::unknown_event(format!(
                 "unknown event {other:?}: the chat accepts join, message and leave"
             )))),
         }
     }
 
     /// A visitor's join, once the store has answered.
-    fn resume(&mut self, lookup: AccountLookup, session: impl FnOnce() -> Recipient<Outbound>) -> Outcome {
+    fn resume(
+        &mut self,
+        lookup: AccountLookup,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<AccountLookup> {
         match lookup.found {
             Ok(false) => self.enter(Some(lookup.email), false, lookup.since, session),
             // The store is down: let the visitor in (to read and see
             // presence); each message is checked again when posted, and
             // none can be stored until the store is back.
             Err(StoreError::Unavailable(_)) => self.enter(Some(lookup.email), false, lookup.since, session),
-            Ok(true) => Err(ValidationError::new("user", ACCOUNT_EMAIL).into()),
-            Err(error) => Err(Refusal::new(format!("join failed: {}", error.client_message()))),
+            Ok(true) => Step::Done(Err(ValidationError::new("user", ACCOUNT_EMAIL).into())),
+            Err(error) => Step::Done(Err(Refusal::new(format!(
+                "join failed: {}",
+                error.client_message()
+            )))),
         }
     }
 

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use prometheus::IntCounter;
+use tokio::sync::oneshot;
 
 use super::history::History;
 use super::presence::Presence;
@@ -67,7 +68,14 @@ pub struct ChatRoom {
     next_sequence: u64,
     next_to_release: u64,
     saved: BTreeMap<u64, Option<ChatDelivery>>,
+    /// Senders waiting for their message's broadcast here (through the bus).
+    awaiting_broadcast: HashMap<Id, oneshot::Sender<()>>,
 }
+
+/// How long a sender waits at most for its message to come back through
+/// the bus before it is answered anyway (past `redis.local_delivery_after_ms`
+/// it is delivered here regardless).
+const ECHO_WAIT: Duration = Duration::from_secs(15);
 
 /// A broadcast message as kept for replay: its frame, and who may see it.
 struct LoggedMessage {
@@ -130,6 +138,8 @@ pub struct Join {
     /// The offset of the last message the session saw: it resumes from
     /// there (missed messages, then `recovered`) instead of `history`.
     pub since: Option<String>,
+    /// Told once the session is admitted (its welcome is in its queue).
+    pub admitted: Option<oneshot::Sender<()>>,
 }
 
 /// A session leaves the room (a `leave` event, a close, a timeout).
@@ -194,6 +204,7 @@ impl ChatRoom {
             next_sequence: 0,
             next_to_release: 0,
             saved: BTreeMap::new(),
+            awaiting_broadcast: HashMap::new(),
         }
     }
 
@@ -238,6 +249,7 @@ impl ChatRoom {
             verified,
             session,
             since,
+            admitted,
         } = join;
         if let Some(user) = &user {
             self.presence.tab_opened(user, id);
@@ -270,6 +282,9 @@ impl ChatRoom {
         welcome.push(self.presence.snapshot());
         if !offer_all(&session, welcome) {
             self.remove(id);
+        }
+        if let Some(admitted) = admitted {
+            let _ = admitted.send(());
         }
         self.schedule_presence_flush(ctx);
     }
@@ -363,6 +378,7 @@ impl ChatRoom {
             recipient_is_account,
         } = saved;
         let frame = Frame::event_at("message", &message, &offset).in_namespace(NAMESPACE);
+        let message_id = message.id;
         self.log.push(
             offset,
             LoggedMessage {
@@ -389,6 +405,20 @@ impl ChatRoom {
             self.history.push(message);
         }
         self.send_to(&recipients, &frame);
+        if let Some(sender) = self.awaiting_broadcast.remove(&message_id) {
+            let _ = sender.send(());
+        }
+    }
+
+    /// Resolves once the message `id` is broadcast here.
+    fn await_broadcast(&mut self, id: Id) -> oneshot::Receiver<()> {
+        if self.awaiting_broadcast.len() >= 1024 {
+            // Answers that stopped waiting (timed out, or their session went).
+            self.awaiting_broadcast.retain(|_, sender| !sender.is_closed());
+        }
+        let (sender, receiver) = oneshot::channel();
+        self.awaiting_broadcast.insert(id, sender);
+        receiver
     }
 
     /// Releases saved messages in the order they were posted.
@@ -482,7 +512,7 @@ impl Handler<PostMessage> for ChatRoom {
             let saved = ask_store(&store, SaveMessage { message }).await?;
             Ok((saved, recipient_is_account))
         };
-        Box::pin(work.into_actor(self).map(move |result, room, _| {
+        let stored = work.into_actor(self).map(move |result, room, _| {
             let saved = result
                 .as_ref()
                 .ok()
@@ -491,9 +521,24 @@ impl Handler<PostMessage> for ChatRoom {
                     sender_verified: verified,
                     recipient_is_account: *recipient_is_account,
                 });
+            // Through the bus, the message is broadcast here when it comes
+            // back: the sender is answered after its own copy, as here.
+            let echo = match (&room.outlet, &saved) {
+                (Some(_), Some(saved)) => Some(room.await_broadcast(saved.message.id)),
+                _ => None,
+            };
             room.saved.insert(sequence, saved);
             room.release_in_order();
-            result.map(|(message, _)| message)
+            (result.map(|(message, _)| message), echo)
+        });
+        Box::pin(stored.then(|(result, echo), room, _| {
+            async move {
+                if let Some(echo) = echo {
+                    let _ = tokio::time::timeout(ECHO_WAIT, echo).await;
+                }
+                result
+            }
+            .into_actor(room)
         }))
     }
 }

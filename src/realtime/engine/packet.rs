@@ -76,7 +76,7 @@ pub fn open(sid: &str, upgrades: bool, settings: &WebSocketSettings) -> String {
         "upgrades": if upgrades { vec!["websocket"] } else { Vec::new() },
         "pingInterval": settings.heartbeat_interval_ms,
         "pingTimeout": ping_timeout_ms(settings),
-        "maxPayload": settings.max_frame_bytes,
+        "maxPayload": settings.socketio_max_payload,
     });
     format!("0{open}")
 }

@@ -95,11 +95,11 @@ impl Endpoint for ProductClient {
         self.shared.feed.do_send(Unsubscribe { id: self.id });
     }
 
-    fn resume(&mut self, done: Done, _: impl FnOnce() -> Recipient<Outbound>) -> Outcome {
+    fn resume(&mut self, done: Done, _: impl FnOnce() -> Recipient<Outbound>) -> Step<Done> {
         if done.watching.is_some() {
             self.watching = done.watching;
         }
-        done.outcome
+        Step::Done(done.outcome)
     }
 
     /// Writes wait for the store before the connection's next event runs;
@@ -160,7 +160,7 @@ impl Endpoint for ProductClient {
                 }
                 Err(error) => Step::Done(Err(error.into())),
             },
-            other => Step::Done(Err(Refusal::new(format!(
+            other => Step::Done(Err(Refusal::unknown_event(format!(
                 "unknown event {other:?}: the product feed accepts product:create, product:delete and cart:watch"
             )))),
         }

@@ -210,7 +210,7 @@ impl SocketIoSession {
                     "/products" => self.drive(Namespaces::products, namespace, ack, &name, &data, ctx),
                     "/chat" => self.drive(Namespaces::chat, namespace, ack, &name, &data, ctx),
                     other => {
-                        let refusal = Refusal::new(format!(
+                        let refusal = Refusal::unknown_event(format!(
                             "unknown event {name:?}: {other} accepts no events (it only sends update_products)"
                         ));
                         self.answer(&namespace, ack, Err(refusal), ctx);
@@ -364,22 +364,35 @@ impl SocketIoSession {
             let refusal = Refusal::new(format!("connect to {namespace} first"));
             return self.answer(&namespace, ack, Err(refusal), ctx);
         };
-        match endpoint.on_event(name, data, || ctx.address().recipient()) {
+        let step = endpoint.on_event(name, data, || ctx.address().recipient());
+        self.step(endpoint_of, namespace, ack, step, ctx);
+    }
+
+    /// Answers an event now, or once its work is done.
+    fn step<E: Endpoint>(
+        &mut self,
+        endpoint_of: fn(&mut Namespaces) -> Option<&mut E>,
+        namespace: String,
+        ack: Option<u64>,
+        step: Step<E::Resume>,
+        ctx: &mut Context<Self>,
+    ) {
+        match step {
             Step::Done(outcome) => {
                 self.answer(&namespace, ack, outcome, ctx);
                 self.park(&namespace);
             }
             Step::Answer(work) => detach(work, ctx.address(), move |session: &mut Self, ctx, outcome| {
-                session.answer(&namespace, ack, outcome, ctx)
+                session.answer(&namespace, ack, outcome, ctx);
+                session.park(&namespace);
             }),
             Step::Wait(work) => {
                 self.order.hold();
                 detach(work, ctx.address(), move |session: &mut Self, ctx, resume| {
                     session.order.finish();
                     if let Some(endpoint) = endpoint_of(&mut session.namespaces) {
-                        let outcome = endpoint.resume(resume, || ctx.address().recipient());
-                        session.answer(&namespace, ack, outcome, ctx);
-                        session.park(&namespace);
+                        let step = endpoint.resume(resume, || ctx.address().recipient());
+                        session.step(endpoint_of, namespace, ack, step, ctx);
                     }
                     session.run_waiting(ctx);
                 });
@@ -388,6 +401,13 @@ impl SocketIoSession {
     }
 
     fn answer(&mut self, namespace: &str, ack: Option<u64>, outcome: Outcome, ctx: &mut Context<Self>) {
+        if let Err(refusal) = &outcome {
+            if refusal.is_unknown_event() {
+                // As socket.io does: an event nobody listens to is ignored.
+                log::debug!("socket.io {namespace}: ignored: {}", refusal.error);
+                return;
+            }
+        }
         if let Some(reply) = packet::answer(namespace, ack, outcome) {
             self.send_text(reply, ctx);
         }

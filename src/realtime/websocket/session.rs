@@ -59,18 +59,23 @@ impl<E: Endpoint> WsSession<E> {
     }
 
     fn run(&mut self, event: ClientEvent, ctx: &mut WebsocketContext<Self>) {
-        match self
+        let step = self
             .endpoint
-            .on_event(&event.event, &event.data, || ctx.address().recipient())
-        {
+            .on_event(&event.event, &event.data, || ctx.address().recipient());
+        self.step(step, ctx);
+    }
+
+    /// Answers an event now, or once its work is done.
+    fn step(&mut self, step: Step<E::Resume>, ctx: &mut WebsocketContext<Self>) {
+        match step {
             Step::Done(outcome) => answer(outcome, ctx),
             Step::Answer(work) => detach(work, ctx.address(), |_, ctx, outcome| answer(outcome, ctx)),
             Step::Wait(work) => {
                 self.order.hold();
                 detach(work, ctx.address(), |session: &mut Self, ctx, resume| {
                     session.order.finish();
-                    let outcome = session.endpoint.resume(resume, || ctx.address().recipient());
-                    answer(outcome, ctx);
+                    let step = session.endpoint.resume(resume, || ctx.address().recipient());
+                    session.step(step, ctx);
                     session.run_waiting(ctx);
                 });
             }
