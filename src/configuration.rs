@@ -123,6 +123,8 @@ pub struct ServerSettings {
     pub body_timeout_ms: u64,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     pub shutdown_timeout_s: u64,
+    /// `TCP_NODELAY` on every connection (socket.io's default).
+    pub tcp_nodelay: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -288,6 +288,7 @@ impl Application {
         });
         let workers = settings.server.workers;
         let shutdown_timeout = settings.server.shutdown_timeout_s;
+        let tcp_nodelay = settings.server.tcp_nodelay;
         let close_timeout = Duration::from_millis(settings.websocket.close_timeout_ms);
         let session_settings = settings.session.clone();
         let login_limiter = LoginLimiter::new(&settings.users, cluster.clone());
@@ -362,7 +363,11 @@ impl Application {
                 .app_data(endpoints)
                 .configure(|config| routes::configure(config, &state.settings))
         })
-        .on_connect(no_delay)
+        .on_connect(move |connection, extensions| {
+            if tcp_nodelay {
+                no_delay(connection, extensions);
+            }
+        })
         .backlog(LISTEN_BACKLOG as u32)
         .listen(listener)?
         // Signals are handled in `run_until_stopped`, to close WebSockets
