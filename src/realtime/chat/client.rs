@@ -17,7 +17,8 @@ use futures_util::FutureExt;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::room::{ChatRoom, Join, Leave, PostMessage};
+use super::posts::PostMessage;
+use super::room::{ChatRoom, Join, Leave};
 use crate::configuration::ChatSettings;
 use crate::domain::{Email, NewMessage, ValidationError};
 use crate::realtime::endpoint::{Endpoint, Step};

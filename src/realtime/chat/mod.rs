@@ -1,9 +1,13 @@
 //! The chat: the room that owns every joined session (`room`), who is
-//! online (`presence`), the recent messages (`history`), and the rules one
+//! online (`presence`), the recent messages (`history`), the chat stream
+//! kept for clients that resume (`log`), posted messages on their way to
+//! their broadcast (`posts`), and the rules one
 //! connection follows, whatever its transport (`client`).
 
 pub mod client;
 pub mod history;
+pub mod log;
+pub mod posts;
 pub mod presence;
 pub mod room;
 
@@ -12,7 +16,8 @@ use serde::Serialize;
 use super::protocol::Frame;
 
 pub use client::ChatClient;
-pub use room::{ChatRoom, Join, Leave, PostError, PostMessage};
+pub use posts::{PostError, PostMessage};
+pub use room::{ChatRoom, Join, Leave};
 
 /// The Socket.IO namespace of the room's events.
 pub const NAMESPACE: &str = "/chat";

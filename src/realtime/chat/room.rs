@@ -3,7 +3,7 @@
 //! everyone who comes and goes, coalesced (`presence`).
 //!
 //! - Saves run concurrently but messages are broadcast in the order they
-//!   were posted (a reorder buffer keyed by a sequence number).
+//!   were posted (`posts`: a reorder buffer keyed by a sequence number).
 //! - Identity: a member is `verified` when its session is logged in as its
 //!   e-mail. A direct message to an account reaches only verified sessions
 //!   of that account; a reader (an anonymous visitor when anonymous chat is
@@ -23,7 +23,7 @@
 //!   other instances too (`RemotePresence`). The room does not know the bus:
 //!   it holds recipients.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,19 +32,20 @@ use prometheus::IntCounter;
 use tokio::sync::oneshot;
 
 use super::history::History;
+use super::log::ChatLog;
+use super::posts::{self, PostError, PostMessage, Posts};
 use super::presence::Presence;
 use super::room_error;
-use super::room_event;
 use super::NAMESPACE;
 use crate::configuration::{ChatSettings, DeliverySettings};
-use crate::domain::{ChatMessage, Email, Id, NewMessage};
+use crate::domain::{ChatMessage, Email, Id};
 use crate::realtime::events::{
     ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence, Stamped, StreamHead,
 };
 use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
-use crate::realtime::stream::{CanResume, LocalClock, Offset, Recovered, StreamLog};
-use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage, StoreError};
+use crate::realtime::stream::{CanResume, LocalClock, Offset};
+use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage};
 
 pub struct ChatRoom {
     store: Addr<MongoStore>,
@@ -61,41 +62,11 @@ pub struct ChatRoom {
     /// Offsets when no bus gives them.
     clock: Arc<LocalClock>,
     /// The newest messages with their offsets, for joiners that resume.
-    log: StreamLog<LoggedMessage>,
+    log: ChatLog,
     /// Joins waiting for the first history load.
     awaiting: Vec<Join>,
     /// Posted messages waiting for their save, to be released in order.
-    next_sequence: u64,
-    next_to_release: u64,
-    saved: BTreeMap<u64, Option<ChatDelivery>>,
-    /// Senders waiting for their message's broadcast here (through the bus).
-    awaiting_broadcast: HashMap<Id, oneshot::Sender<()>>,
-}
-
-/// How long a sender waits at most for its message to come back through
-/// the bus before it is answered anyway (past `redis.local_delivery_after_ms`
-/// it is delivered here regardless).
-const ECHO_WAIT: Duration = Duration::from_secs(15);
-
-/// A broadcast message as kept for replay: its frame, and who may see it.
-struct LoggedMessage {
-    frame: Frame,
-    sender: Email,
-    to: Option<Email>,
-    sender_verified: bool,
-    recipient_is_account: bool,
-}
-
-impl LoggedMessage {
-    /// Whether a member would have received it live: public messages
-    /// everyone; a direct one its sender's and recipient's sessions (only
-    /// the logged-in ones, for accounts); readers no direct message.
-    fn visible_to(&self, user: Option<&Email>, verified: bool) -> bool {
-        let Some(to) = &self.to else { return true };
-        let Some(user) = user else { return false };
-        (*user == self.sender && (verified || !self.sender_verified))
-            || (user == to && (verified || !self.recipient_is_account))
-    }
+    posts: Posts,
 }
 
 struct Member {
@@ -104,19 +75,6 @@ struct Member {
     /// Logged in as `user`.
     verified: bool,
     session: Recipient<Outbound>,
-}
-
-/// The `recovered` event of the chat stream.
-fn recovered(recovered: bool, count: usize, reason: Option<&'static str>) -> Frame {
-    room_event(
-        "recovered",
-        &Recovered {
-            stream: "chat",
-            recovered,
-            count,
-            reason,
-        },
-    )
 }
 
 /// The room's mailbox is not capped. Sessions post with `send`, and once a
@@ -149,35 +107,6 @@ pub struct Leave {
     pub id: SessionId,
 }
 
-/// Persists a message, then broadcasts it. Answers once it is stored.
-/// `verified`: the sender is logged in as the message's `user`.
-#[derive(Message)]
-#[rtype(result = "Result<ChatMessage, PostError>")]
-pub struct PostMessage {
-    pub message: NewMessage,
-    pub verified: bool,
-}
-
-/// Why a message was not posted.
-#[derive(Debug, thiserror::Error)]
-pub enum PostError {
-    /// An anonymous sender used an account's e-mail.
-    #[error("{0} belongs to an account: log in to post as it")]
-    AccountEmail(Email),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl PostError {
-    /// What the sender may be told (no store detail).
-    pub fn client_message(&self) -> String {
-        match self {
-            PostError::Store(error) => error.client_message(),
-            other => other.to_string(),
-        }
-    }
-}
-
 impl ChatRoom {
     pub fn new(
         store: Addr<MongoStore>,
@@ -191,7 +120,7 @@ impl ChatRoom {
         ChatRoom {
             store,
             outlet,
-            log: StreamLog::configured(clock.origin(), delivery),
+            log: ChatLog::new(clock.origin(), delivery),
             clock,
             presence: Presence::new(settings.presence_list_max),
             history: History::new(settings.history_size as usize),
@@ -201,10 +130,7 @@ impl ChatRoom {
             members: HashMap::new(),
             flush_scheduled: false,
             awaiting: Vec::new(),
-            next_sequence: 0,
-            next_to_release: 0,
-            saved: BTreeMap::new(),
-            awaiting_broadcast: HashMap::new(),
+            posts: Posts::default(),
         }
     }
 
@@ -255,7 +181,7 @@ impl ChatRoom {
             self.presence.tab_opened(user, id);
         }
         let (mut welcome, resumed) = match since {
-            Some(since) => self.replay(&since, user.as_ref(), verified),
+            Some(since) => self.log.replay(&since, user.as_ref(), verified),
             None => (Vec::new(), false),
         };
         self.members.insert(
@@ -287,24 +213,6 @@ impl ChatRoom {
             let _ = admitted.send(());
         }
         self.schedule_presence_flush(ctx);
-    }
-
-    /// The messages after `since` that a member joining as `user` may see,
-    /// then `recovered` (or only `recovered: false` if they are not kept);
-    /// and whether they were.
-    fn replay(&mut self, since: &str, user: Option<&Email>, verified: bool) -> (Vec<Frame>, bool) {
-        match self.log.since(since) {
-            Ok(missed) => {
-                let mut frames: Vec<Frame> = missed
-                    .filter(|(_, message)| message.visible_to(user, verified))
-                    .map(|(_, message)| message.frame.clone())
-                    .collect();
-                let count = frames.len();
-                frames.push(recovered(true, count, None));
-                (frames, true)
-            }
-            Err(why) => (vec![recovered(false, 0, Some(why.reason()))], false),
-        }
     }
 
     fn remove(&mut self, id: SessionId) {
@@ -379,16 +287,8 @@ impl ChatRoom {
         } = saved;
         let frame = Frame::event_at("message", &message, &offset).in_namespace(NAMESPACE);
         let message_id = message.id;
-        self.log.push(
-            offset,
-            LoggedMessage {
-                frame: frame.clone(),
-                sender: message.user.clone(),
-                to: message.to.clone(),
-                sender_verified,
-                recipient_is_account,
-            },
-        );
+        self.log
+            .record(offset, &frame, &message, sender_verified, recipient_is_account);
         self.history.head_moved();
         self.messages_sent.inc();
         let recipients: Vec<SessionId> = match &message.to {
@@ -405,33 +305,17 @@ impl ChatRoom {
             self.history.push(message);
         }
         self.send_to(&recipients, &frame);
-        if let Some(sender) = self.awaiting_broadcast.remove(&message_id) {
-            let _ = sender.send(());
-        }
-    }
-
-    /// Resolves once the message `id` is broadcast here.
-    fn await_broadcast(&mut self, id: Id) -> oneshot::Receiver<()> {
-        if self.awaiting_broadcast.len() >= 1024 {
-            // Answers that stopped waiting (timed out, or their session went).
-            self.awaiting_broadcast.retain(|_, sender| !sender.is_closed());
-        }
-        let (sender, receiver) = oneshot::channel();
-        self.awaiting_broadcast.insert(id, sender);
-        receiver
+        self.posts.broadcast(message_id);
     }
 
     /// Releases saved messages in the order they were posted.
     fn release_in_order(&mut self) {
-        while let Some(outcome) = self.saved.remove(&self.next_to_release) {
-            self.next_to_release += 1;
-            if let Some(saved) = outcome {
-                match &self.outlet {
-                    Some(outlet) => outlet.messages.do_send(PublishChat(saved)),
-                    None => {
-                        let offset = self.clock.tick();
-                        self.publish(saved, offset);
-                    }
+        while let Some(saved) = self.posts.next_released() {
+            match &self.outlet {
+                Some(outlet) => outlet.messages.do_send(PublishChat(saved)),
+                None => {
+                    let offset = self.clock.tick();
+                    self.publish(saved, offset);
                 }
             }
         }
@@ -479,8 +363,7 @@ impl Handler<PostMessage> for ChatRoom {
     type Result = ResponseActFuture<Self, Result<ChatMessage, PostError>>;
 
     fn handle(&mut self, post: PostMessage, _: &mut Context<Self>) -> Self::Result {
-        let sequence = self.next_sequence;
-        self.next_sequence += 1;
+        let sequence = self.posts.take_sequence();
         let PostMessage { message, verified } = post;
         // The id is taken now, in posting order, whatever order the checks
         // and saves below finish in.
@@ -524,17 +407,17 @@ impl Handler<PostMessage> for ChatRoom {
             // Through the bus, the message is broadcast here when it comes
             // back: the sender is answered after its own copy, as here.
             let echo = match (&room.outlet, &saved) {
-                (Some(_), Some(saved)) => Some(room.await_broadcast(saved.message.id)),
+                (Some(_), Some(saved)) => Some(room.posts.await_broadcast(saved.message.id)),
                 _ => None,
             };
-            room.saved.insert(sequence, saved);
+            room.posts.saved(sequence, saved);
             room.release_in_order();
             (result.map(|(message, _)| message), echo)
         });
         Box::pin(stored.then(|(result, echo), room, _| {
             async move {
                 if let Some(echo) = echo {
-                    let _ = tokio::time::timeout(ECHO_WAIT, echo).await;
+                    let _ = tokio::time::timeout(posts::ECHO_WAIT, echo).await;
                 }
                 result
             }
@@ -564,7 +447,7 @@ impl Handler<CanResume> for ChatRoom {
     type Result = bool;
 
     fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> bool {
-        self.log.since(&since).is_ok()
+        self.log.can_resume(&since)
     }
 }
 

@@ -1,12 +1,13 @@
 //! Socket.IO v5 over the Engine.IO layer (`crate::realtime::engine`):
 //! packets and acknowledgements (`packet`), the namespaces a client joins
-//! and the room endpoints behind them (`namespaces`), connection state
-//! recovery (`recovery`), and the session actor that carries one client
+//! and the room endpoints behind them (`namespaces`), CONNECT packets and
+//! connection state recovery (`connect`, `recovery`), and the session actor that carries one client
 //! (`session`). A Socket.IO connection is one more kind of session in
 //! the same `ProductFeed` and `ChatRoom`; namespaces `/products` and `/chat`
 //! drive the plain sockets' endpoints, `/` gets the course's
 //! `update_products`.
 
+pub mod connect;
 pub mod namespaces;
 pub mod packet;
 pub mod recovery;
