@@ -27,9 +27,9 @@ start() { # name port
   dir="$(mktemp -d)"
   case "$name" in
     ours) APP__WEBSOCKET__HEARTBEAT_INTERVAL_MS=25000 APP__WEBSOCKET__CLIENT_TIMEOUT_MS=45000 RUST_LOG=warn \
-            HOST=127.0.0.1 PORT=$port DATA_DIR="$dir/data" UPLOADS_DIR="$dir/uploads" target/release/ecommerce ;;
-    socketioxide) HOST=127.0.0.1 PORT=$port target/peers/sioxide/release/sio-rust-peer ;;
-    socketio-node) HOST=127.0.0.1 PORT=$port node target/peers/node/server.js ;;
+            HOST=127.0.0.1 PORT=$port DATA_DIR="$dir/data" UPLOADS_DIR="$dir/uploads" exec target/release/ecommerce ;;
+    socketioxide) HOST=127.0.0.1 PORT=$port exec target/peers/sioxide/release/sio-rust-peer ;;
+    socketio-node) HOST=127.0.0.1 PORT=$port exec node target/peers/node/server.js ;;
   esac >"$OUT/server-$name.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && return; sleep 0.1; done
@@ -61,8 +61,9 @@ PY
 LIGHT=(--sessions "$SESSIONS" --connect-rate 2000 --senders 2 --send-rate 1 --duration 20)
 HEAVY=(--sessions "$SESSIONS" --connect-rate 2000 --senders 20 --send-rate 20 --duration 10)
 BURST=(--sessions 1000 --connect-rate 100000 --senders 1 --send-rate 1 --duration 2)
+port=8100
 for server in socketio-node socketioxide ours; do
-  port=$((8093 + RANDOM % 100))
+  port=$((port + 1))
   run "$server" "$port" socketio light "${LIGHT[@]}"
   run "$server" "$port" socketio heavy "${HEAVY[@]}"
   run "$server" "$port" socketio burst "${BURST[@]}"

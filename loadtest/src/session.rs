@@ -104,14 +104,20 @@ pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
     };
     Stats::count(&stats.connected);
     let mut opening = Vec::new();
-    if plan.protocol == Protocol::Socketio {
-        // The server's open packet comes first; the namespace is joined
-        // (and the chat with it) right after, in order.
-        opening.push(format!("40{namespace},"));
-    }
-    if plan.scenario == Scenario::Chat {
+    let join = (plan.scenario == Scenario::Chat).then(|| {
         let user = format!(r#"{{"user":"load{:06}@load.test"}}"#, plan.index);
-        opening.push(encode(plan.protocol, namespace, "join", &user));
+        encode(plan.protocol, namespace, "join", &user)
+    });
+    // Socket.IO: the namespace first; its events once the server says it
+    // is connected, as socket.io-client does (servers may drop a packet
+    // for a namespace not yet connected).
+    let mut join_when_connected = None;
+    match plan.protocol {
+        Protocol::Socketio => {
+            opening.push(format!("40{namespace},"));
+            join_when_connected = join;
+        }
+        Protocol::Plain => opening.extend(join),
     }
     for text in opening {
         if socket.send(Message::text(text)).await.is_err() {
@@ -145,7 +151,16 @@ pub async fn run(plan: SessionPlan, stats: Arc<Stats>) {
                             break;
                         }
                     }
-                    Protocol::Socketio => handle_packet(&text, &stats, &mut joined, plan.scenario),
+                    Protocol::Socketio => {
+                        if text.starts_with(&format!("40{namespace}")) {
+                            if let Some(join) = join_when_connected.take() {
+                                if socket.send(Message::text(join)).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        handle_packet(&text, &stats, &mut joined, plan.scenario)
+                    }
                 },
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
