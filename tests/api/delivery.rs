@@ -54,7 +54,11 @@ async fn send_messages(sender: &mut WsClient, prefix: &str, count: usize) -> Vec
     let mut seen = Vec::new();
     while seen.len() < count {
         let frame = sender.next_frame().await;
-        if frame["event"] == "message" {
+        // Only these: an echo of an earlier message may still be on its way.
+        let ours = frame["data"]["message"]
+            .as_str()
+            .is_some_and(|text| text.starts_with(&format!("{prefix}-")));
+        if frame["event"] == "message" && ours {
             seen.push(frame);
         }
     }
