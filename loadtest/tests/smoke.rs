@@ -43,6 +43,16 @@ impl TestApp {
         actix_web::rt::spawn(application.run_until_stopped());
         TestApp { port, _data: data }
     }
+
+    /// Two instances of one cluster over the Redis on `redis_port`, on one
+    /// data dir, as on one machine.
+    async fn spawn_pair(redis_port: u16) -> [TestApp; 2] {
+        let url = format!("redis://127.0.0.1:{redis_port}");
+        let data = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        let first = TestApp::spawn_on(data.clone(), Some(&url)).await;
+        let second = TestApp::spawn_on(data, Some(&url)).await;
+        [first, second]
+    }
 }
 
 async fn run_loadtest(app: &TestApp, args: &[&str]) -> Value {
@@ -168,11 +178,7 @@ async fn sessions_spread_over_two_instances_of_one_cluster_all_get_every_message
     let Some((mut redis, port)) = start_redis("two-instance smoke test").await else {
         return;
     };
-    let url = format!("redis://127.0.0.1:{port}");
-    // Two instances on one data dir, as on one machine.
-    let data = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
-    let first = TestApp::spawn_on(data.clone(), Some(&url)).await;
-    let second = TestApp::spawn_on(data, Some(&url)).await;
+    let [first, second] = TestApp::spawn_pair(port).await;
     let report = run_loadtest_on(
         &[&first, &second],
         &[
@@ -205,10 +211,7 @@ async fn a_chaos_run_over_two_instances_and_a_redis_pause_loses_nothing() {
     let Some((mut redis, port)) = start_redis("chaos smoke test").await else {
         return;
     };
-    let url = format!("redis://127.0.0.1:{port}");
-    let data = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
-    let first = TestApp::spawn_on(data.clone(), Some(&url)).await;
-    let second = TestApp::spawn_on(data, Some(&url)).await;
+    let [first, second] = TestApp::spawn_pair(port).await;
     // Redis freezes for 2 s while messages flow and connections drop.
     let redis_pid = i32::try_from(redis.id()).expect("pid");
     let pauses = actix_web::rt::spawn(async move {

@@ -32,7 +32,8 @@ impl std::fmt::Display for Overflow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "too many events waiting behind an unfinished one (at most {MAX_WAITING}); this one was dropped"
+            "too many events waiting behind an unfinished one (at most {MAX_WAITING}, {} KiB); this one was dropped",
+            MAX_WAITING_BYTES / 1024
         )
     }
 }

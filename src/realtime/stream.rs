@@ -31,8 +31,7 @@ pub struct Offset(Arc<str>);
 impl Offset {
     /// A Redis stream entry id, as Redis wrote it.
     pub fn from_redis(id: &str) -> Option<Offset> {
-        let (ms, seq) = id.split_once('-')?;
-        (ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok()).then(|| Offset(Arc::from(id)))
+        matches!(order_key(id), Some((None, _, _))).then(|| Offset(Arc::from(id)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -41,14 +40,7 @@ impl Offset {
 
     /// What a client sent, if it could be an offset at all.
     fn parse(text: &str) -> Option<Offset> {
-        let local = text
-            .strip_prefix('L')
-            .and_then(|rest| rest.split_once('-'))
-            .is_some_and(|(epoch, seq)| u64::from_str_radix(epoch, 16).is_ok() && seq.parse::<u64>().is_ok());
-        if local {
-            return Some(Offset(Arc::from(text)));
-        }
-        Offset::from_redis(text)
+        order_key(text).map(|_| Offset(Arc::from(text)))
     }
 }
 
@@ -215,10 +207,14 @@ impl<T> StreamLog<T> {
 
     /// Why an offset that is not kept cannot be resumed from.
     fn classify(&self, since: &Offset) -> Unrecoverable {
-        let (Some(since_key), Some(head_key)) = (order_key(since), order_key(&self.head)) else {
+        let (Some(since_key), Some(head_key)) = (order_key(since.as_str()), order_key(self.head.as_str()))
+        else {
             return Unrecoverable::Unknown;
         };
-        let oldest = self.entries.front().and_then(|(offset, _, _)| order_key(offset));
+        let oldest = self
+            .entries
+            .front()
+            .and_then(|(offset, _, _)| order_key(offset.as_str()));
         match oldest {
             Some(oldest) if since_key.0 == oldest.0 && since_key < oldest => Unrecoverable::TooOld,
             None if since_key.0 == head_key.0 && since_key < head_key => Unrecoverable::TooOld,
@@ -227,9 +223,9 @@ impl<T> StreamLog<T> {
     }
 }
 
-/// An offset's place in its origin's order: (origin, major, minor).
-fn order_key(offset: &Offset) -> Option<(Option<u64>, u64, u64)> {
-    let text = offset.as_str();
+/// An offset's place in its origin's order: (the local epoch, or `None`
+/// for Redis; major; minor). `None` for anything that is no offset.
+fn order_key(text: &str) -> Option<(Option<u64>, u64, u64)> {
     if let Some(local) = text.strip_prefix('L') {
         let (epoch, seq) = local.split_once('-')?;
         return Some((Some(u64::from_str_radix(epoch, 16).ok()?), seq.parse().ok()?, 0));

@@ -43,6 +43,17 @@ async fn join(app: &TestApp, user: &str) -> (WsClient, String) {
     (client, offset)
 }
 
+/// Joins again as `user` from `since`; returns the client and the frames
+/// up to (and with) `recovered`.
+async fn rejoin(app: &TestApp, user: &str, since: &str) -> (WsClient, Vec<Value>) {
+    let mut client = app.ws("/ws/chat").await;
+    client
+        .send_event("join", json!({ "user": user, "since": since }))
+        .await;
+    let replay = frames_until(&mut client, "recovered").await;
+    (client, replay)
+}
+
 /// Sends `count` messages from `sender` and waits until `sender` saw them
 /// all come back; returns their frames.
 async fn send_messages(sender: &mut WsClient, prefix: &str, count: usize) -> Vec<Value> {
@@ -136,10 +147,7 @@ async fn a_chat_client_resumes_from_its_offset_and_misses_nothing() {
     let last = live.last().unwrap()["offset"].as_str().unwrap().to_owned();
     drop(ana);
     send_messages(&mut bob, "again", 2).await;
-    let mut ana = app.ws("/ws/chat").await;
-    ana.send_event("join", json!({ "user": "ana@resume.test", "since": last }))
-        .await;
-    let replay = frames_until(&mut ana, "recovered").await;
+    let (_, replay) = rejoin(&app, "ana@resume.test", &last).await;
     assert_eq!(texts(&replay), ["again-0", "again-1"]);
 }
 
@@ -160,18 +168,12 @@ async fn a_replay_never_shows_a_direct_message_to_anyone_else() {
     frames_until(&mut bob, "message").await;
     frames_until(&mut bob, "message").await;
 
-    let mut cy = app.ws("/ws/chat").await;
-    cy.send_event("join", json!({ "user": "cy@private.test", "since": start }))
-        .await;
-    let replay = frames_until(&mut cy, "recovered").await;
+    let (_, replay) = rejoin(&app, "cy@private.test", &start).await;
     assert_eq!(texts(&replay), ["for everyone"], "{replay:?}");
     assert_eq!(replay.last().unwrap()["data"]["count"], 1);
 
     drop(bob);
-    let mut bob = app.ws("/ws/chat").await;
-    bob.send_event("join", json!({ "user": "bob@private.test", "since": start }))
-        .await;
-    let replay = frames_until(&mut bob, "recovered").await;
+    let (_, replay) = rejoin(&app, "bob@private.test", &start).await;
     assert_eq!(texts(&replay), ["for bob only", "for everyone"]);
 }
 

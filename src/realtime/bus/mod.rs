@@ -283,13 +283,14 @@ impl Bus {
     fn received(&mut self, from: String, event: ClusterEvent, offset: Offset, ctx: &mut Context<Self>) {
         match event {
             ClusterEvent::Store(StoreEvent::AccountCreated { admin }) => self.accounts.learn(true, admin),
-            ClusterEvent::Store(event) => {
-                if !matches!(event, StoreEvent::CartUpdated(_)) {
-                    self.store.do_send(ForgetCachedListings {});
-                }
-                self.rooms.products.do_send(Stamped { offset, event });
+            ClusterEvent::Store(StoreEvent::CartUpdated(_)) | ClusterEvent::Chat(_) => {
+                self.deliver(event, offset)
             }
-            ClusterEvent::Chat(event) => self.rooms.chat.do_send(Stamped { offset, event }),
+            ClusterEvent::Store(_) => {
+                // Another instance's product change: cached listings are stale.
+                self.store.do_send(ForgetCachedListings {});
+                self.deliver(event, offset);
+            }
             ClusterEvent::Presence {
                 version,
                 joined,

@@ -3,8 +3,6 @@
 //! messages it missed that would have reached it live (a direct message
 //! only its sender's and recipient's sessions), then `recovered`.
 
-use std::time::Duration;
-
 use super::room_event;
 use crate::configuration::DeliverySettings;
 use crate::domain::{ChatMessage, Email};
@@ -49,11 +47,7 @@ fn recovered(recovered: bool, count: usize, reason: Option<&'static str>) -> Fra
 
 impl ChatLog {
     pub fn new(head: Offset, settings: &DeliverySettings) -> ChatLog {
-        ChatLog(StreamLog::new(
-            head,
-            settings.retain,
-            Duration::from_secs(settings.retain_s),
-        ))
+        ChatLog(StreamLog::configured(head, settings))
     }
 
     pub fn head(&self) -> &Offset {

@@ -254,14 +254,13 @@ impl SocketIoSession {
         step: Step<E::Resume>,
         ctx: &mut Context<Self>,
     ) {
+        // What the event changed (a join, a leave, a watch) happened by
+        // now: park it for recovery.
+        self.park(&namespace);
         match step {
-            Step::Done(outcome) => {
-                self.answer(&namespace, ack, outcome, ctx);
-                self.park(&namespace);
-            }
+            Step::Done(outcome) => self.answer(&namespace, ack, outcome, ctx),
             Step::Answer(work) => detach(work, ctx.address(), move |session: &mut Self, ctx, outcome| {
-                session.answer(&namespace, ack, outcome, ctx);
-                session.park(&namespace);
+                session.answer(&namespace, ack, outcome, ctx)
             }),
             Step::Wait(work) => {
                 self.order.hold();
