@@ -141,30 +141,32 @@ async fn wait_until(browser: &Client, what: &str, expression: &str) {
     }
 }
 
+/// Finds `css`, waiting up to WAIT for it to appear: on a loaded machine a
+/// page can still be arriving when `goto` hands back. Fails with the page
+/// it saw instead.
+async fn element(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    match browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await {
+        Ok(found) => found,
+        Err(error) => {
+            let url = browser.current_url().await.map(|u| u.to_string());
+            let page = browser.source().await.unwrap_or_default();
+            panic!("{css} did not appear within {WAIT:?} ({error}); at {url:?}, page:\n{page}");
+        }
+    }
+}
+
 async fn text_of(browser: &Client, css: &str) -> String {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .expect(css)
-        .text()
-        .await
-        .expect("text")
+    element(browser, css).await.text().await.expect("text")
 }
 
 async fn fill(browser: &Client, css: &str, value: &str) {
-    let field = browser.find(Locator::Css(css)).await.expect(css);
+    let field = element(browser, css).await;
     field.clear().await.expect("clear");
     field.send_keys(value).await.expect("type");
 }
 
 async fn click(browser: &Client, css: &str) {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .expect(css)
-        .click()
-        .await
-        .expect("click");
+    element(browser, css).await.click().await.expect("click");
 }
 
 /// Whether a person sees the element (displayed: not hidden, not
