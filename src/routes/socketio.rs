@@ -4,6 +4,8 @@
 //! `/socket.io/socket.io.js`, the client bundle, as a Socket.IO server
 //! serves it.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
@@ -14,7 +16,8 @@ use super::extractors::{ChatIdentity, Viewer};
 use super::security::{client_address, listed_foreign_origin};
 use super::ApiError;
 use crate::realtime::engine::{ClientPackets, EngineSocket, Poll};
-use crate::realtime::socketio::{SocketIoIdentity, SocketIoSession};
+use crate::realtime::limits::SessionSlot;
+use crate::realtime::socketio::{PollingSession, SocketIoDeps, SocketIoIdentity, WebSocketSession};
 use crate::state::{AppState, Endpoints};
 
 /// The client bundle: socket.io-client's `dist/socket.io.min.js`, vendored
@@ -64,7 +67,8 @@ pub async fn get(
     let queue = state.settings.websocket.outbound_queue;
     match (transport, &query.sid) {
         (Transport::Polling, None) => {
-            let session = open_session(&request, &state).await?;
+            let (deps, identity, slot) = admit(&request, &state).await?;
+            let session = PollingSession::polling(deps, identity, slot);
             let open = session.open_packet(true);
             session.start();
             Ok(packets(&request, open))
@@ -75,10 +79,15 @@ pub async fn get(
             Ok(packets(&request, body))
         }
         (Transport::WebSocket, None) => {
-            let session = open_session(&request, &state).await?.start();
-            WsResponseBuilder::new(EngineSocket::direct(session, queue), &request, stream)
-                .frame_size(max_frame)
-                .start()
+            // One actor: the session is its WebSocket's.
+            let (deps, identity, slot) = admit(&request, &state).await?;
+            WsResponseBuilder::new(
+                WebSocketSession::websocket(deps, identity, slot),
+                &request,
+                stream,
+            )
+            .frame_size(max_frame)
+            .start()
         }
         (Transport::WebSocket, Some(sid)) => {
             let session = find(&state, sid)?;
@@ -141,9 +150,12 @@ pub async fn client_bundle() -> HttpResponse {
         .body(CLIENT_BUNDLE)
 }
 
-/// A new session for this client: a place under the session limits (503 /
-/// 429 when full) and who it is (the session cookie).
-async fn open_session(request: &HttpRequest, state: &AppState) -> Result<SocketIoSession, ApiError> {
+/// What a new session for this client is given: a place under the session
+/// limits (503 / 429 when full) and who it is (the session cookie).
+async fn admit(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<(Arc<SocketIoDeps>, SocketIoIdentity, SessionSlot), ApiError> {
     let address = client_address(request, &state.settings.server.trusted_proxies);
     let slot = state.session_limits.admit(address)?;
     let Viewer(viewer) = Viewer::extract(request).await?;
@@ -151,14 +163,14 @@ async fn open_session(request: &HttpRequest, state: &AppState) -> Result<SocketI
     let endpoints = request
         .app_data::<web::Data<Endpoints>>()
         .ok_or_else(|| ApiError::Internal("the Socket.IO endpoints are not configured".to_owned()))?;
-    Ok(SocketIoSession::new(
+    Ok((
         endpoints.socketio.clone(),
         SocketIoIdentity { viewer, chat },
         slot,
     ))
 }
 
-fn find(state: &AppState, sid: &str) -> Result<Addr<SocketIoSession>, ApiError> {
+fn find(state: &AppState, sid: &str) -> Result<Addr<PollingSession>, ApiError> {
     state.socketio.get(sid).ok_or_else(|| {
         ApiError::BadRequest("unknown session id: it closed or never existed; connect again".to_owned())
     })

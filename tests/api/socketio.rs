@@ -405,6 +405,97 @@ async fn a_polling_client_that_goes_away_is_dropped_and_announced_as_left() {
     );
 }
 
+/// A session that began on a WebSocket is its socket's own actor; the
+/// heartbeat and the session limits hold for it as for a polling one.
+#[actix_web::test]
+async fn a_websocket_client_that_stops_answering_pings_is_dropped_and_its_place_comes_back() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.websocket.heartbeat_interval_ms = 300;
+        settings.websocket.client_timeout_ms = 1300;
+        settings.websocket.max_sessions = 1;
+    })
+    .await;
+    let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", app.port);
+    let (mut silent, _) = tokio_tungstenite::connect_async(&url).await.expect("connects");
+    assert!(next_text(&mut silent).await.starts_with("0{"));
+    // The one place is taken.
+    let refused = tokio_tungstenite::connect_async(&url).await;
+    assert!(
+        refused.is_err(),
+        "a second session is refused while the first holds the place"
+    );
+    // It reads (so the pings arrive) but never answers them.
+    let mut pings = 0;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = silent.next().await {
+            match message {
+                Ok(Message::Text(text)) if text == "2" => pings += 1,
+                Ok(Message::Close(_)) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+        true
+    })
+    .await
+    .expect("closed within the ping timeout");
+    assert!(closed && pings >= 1, "pings seen: {pings}");
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        metrics.contains("ecommerce_ws_closed_total{reason=\"timeout\"} 1"),
+        "{metrics}"
+    );
+    // Its place is free again.
+    let (mut next, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("connects again");
+    assert!(next_text(&mut next).await.starts_with("0{"));
+}
+
+/// A WebSocket session that stops reading is closed (1008) once its
+/// bounded queue is full, as a plain socket is.
+#[actix_web::test]
+async fn a_websocket_client_that_stops_reading_is_closed_not_buffered() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.websocket.outbound_queue = 8;
+        settings.websocket.close_timeout_ms = 60_000;
+    })
+    .await;
+    let created = app.create_product(&crate::helpers::product("SIO-SLOW")).await;
+    let path = format!("/api/products/{}", created["_id"].as_str().expect("id"));
+    let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", app.port);
+    let (mut slow, _) = tokio_tungstenite::connect_async(&url).await.expect("connects");
+    assert!(next_text(&mut slow).await.starts_with("0{"));
+    slow.send(Message::text("40/products,")).await.expect("send");
+    assert!(next_text(&mut slow).await.starts_with("40/products,"));
+    // ~9 KB per update, enough to fill the socket buffers, then the queue.
+    let filler = "x".repeat(9_000);
+    let updates = 1_500;
+    for i in 0..updates {
+        let (status, _) = app
+            .put_json(
+                &path,
+                &serde_json::json!({ "description": format!("{i} {filler}") }),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let mut received = 0;
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), slow.next()).await {
+            Ok(Some(Ok(Message::Text(_)))) => received += 1,
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no close frame after {received} packets: {other:?}"),
+        }
+    };
+    assert_eq!(
+        close.map(|frame| u16::from(frame.code)),
+        Some(1008),
+        "closed for being too slow"
+    );
+    assert!(received < updates, "got {received} of {updates}: it was cut off");
+}
+
 #[actix_web::test]
 async fn a_listed_site_may_long_poll_across_origins() {
     // A course page served by another dev server (e.g. Live Server).

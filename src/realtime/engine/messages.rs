@@ -24,14 +24,10 @@ pub struct ClientPackets(pub String);
 #[rtype(result = "()")]
 pub struct Probed;
 
-/// The WebSocket takes over (`5` after a probe, or a direct WebSocket
-/// connection, which is sent the open packet first).
+/// The WebSocket takes over (`5` after a probe).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct UseWebSocket {
-    pub socket: Recipient<SocketWrite>,
-    pub send_open: bool,
-}
+pub struct UseWebSocket(pub Recipient<SocketWrite>);
 
 /// The WebSocket transport ended.
 #[derive(Message)]

@@ -1,12 +1,12 @@
 //! `Engine`: one Engine.IO session's transport state, whatever protocol
 //! rides on it. It holds the current transport (long-polling, or the
 //! WebSocket a client upgraded to), the packets waiting for the next poll
-//! (bounded like a plain socket's queue), the upgrade in progress, and the
-//! heartbeat (one ping out at a time). Plain state, no actor: the session
-//! actor that owns it decides what to do with what it reports.
+//! (bounded like a plain socket's queue) and the upgrade in progress.
+//! Plain state, no actor: the session actor that owns it decides what to
+//! do with what it reports. (A session that starts on a WebSocket needs
+//! none of this: it writes to its socket itself.)
 
 use std::collections::VecDeque;
-use std::time::Instant;
 
 use actix::prelude::*;
 use actix_web_actors::ws::CloseCode;
@@ -15,7 +15,7 @@ use prometheus::IntCounter;
 use tokio::sync::oneshot;
 
 use super::messages::{EngineError, SocketWrite};
-use super::packet::{join_payload, CLOSE, NOOP, PING};
+use super::packet::{join_payload, CLOSE, NOOP};
 
 pub struct Engine {
     sid: String,
@@ -24,8 +24,6 @@ pub struct Engine {
     outbox: VecDeque<ByteString>,
     /// At most this many packets wait for a poll.
     queue_max: usize,
-    /// A ping is out and unanswered since then.
-    ping_sent: Option<Instant>,
     frames_sent: IntCounter,
 }
 
@@ -67,7 +65,6 @@ impl Engine {
             },
             outbox: VecDeque::new(),
             queue_max,
-            ping_sent: None,
             frames_sent,
         }
     }
@@ -168,8 +165,8 @@ impl Engine {
     }
 
     /// The WebSocket takes over; what was queued for the next poll goes by
-    /// it now (in order, after `first` if given).
-    pub fn use_websocket(&mut self, socket: Recipient<SocketWrite>, first: Option<String>) -> Sent {
+    /// it now, in order.
+    pub fn use_websocket(&mut self, socket: Recipient<SocketWrite>) -> Sent {
         let previous = std::mem::replace(&mut self.transport, Transport::WebSocket(socket));
         if let Transport::Polling {
             waiter: Some(waiter), ..
@@ -178,33 +175,13 @@ impl Engine {
             let _ = waiter.send(NOOP.to_owned());
         }
         let queued = std::mem::take(&mut self.outbox);
-        for packet in first.map(ByteString::from).into_iter().chain(queued) {
+        for packet in queued {
             let sent = self.send(packet);
             if sent != Sent::Ok {
                 return sent;
             }
         }
         Sent::Ok
-    }
-
-    /// Starts a heartbeat: the ping to send, unless the last one is still
-    /// unanswered (its timer decides).
-    pub fn ping(&mut self) -> Option<&'static str> {
-        if self.ping_sent.is_some() {
-            return None;
-        }
-        self.ping_sent = Some(Instant::now());
-        Some(PING)
-    }
-
-    /// The client answered the ping.
-    pub fn ponged(&mut self) {
-        self.ping_sent = None;
-    }
-
-    /// Whether the ping out has gone unanswered for `timeout`.
-    pub fn ping_expired(&self, timeout: std::time::Duration) -> bool {
-        self.ping_sent.is_some_and(|sent| sent.elapsed() >= timeout)
     }
 
     /// Tells the client the session is over: the WebSocket closes with

@@ -1,25 +1,62 @@
-//! `EngineSocket`: the WebSocket transport of an Engine.IO session. It
-//! answers the upgrade probe (`2probe` → `3probe`), hands the session over
-//! on `5`, then carries packets both ways. A direct WebSocket connection
-//! (no polling first) is attached at once. Heartbeats are the session's
+//! Engine.IO over a WebSocket. `read_text` is what every Engine.IO
+//! WebSocket does with an incoming frame (control frames, the close,
+//! protocol errors), whichever actor runs it. `EngineSocket` is the
+//! WebSocket a polling session upgrades to: it answers the probe
+//! (`2probe` → `3probe`), hands the session over on `5`, then carries
+//! packets both ways. (A session that starts on a WebSocket is one actor,
+//! its socket's own: see `socketio::wire`.) Heartbeats are the session's
 //! (Engine.IO pings inside the protocol).
 
 use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web_actors::ws::{self, CloseReason, WebsocketContext};
+use bytestring::ByteString;
 
 use super::messages::{ClientPackets, EngineHost, Probed, SocketWrite, TransportClosed, UseWebSocket};
 
 /// How long a probing WebSocket may take to finish the upgrade.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Handles a frame from an Engine.IO client: answers pings, closes on a
+/// close frame, a binary frame (unsupported) or a protocol error (e.g. a
+/// frame over `maxPayload`), and hands a text frame on.
+pub fn read_text<A>(
+    message: Result<ws::Message, ws::ProtocolError>,
+    ctx: &mut WebsocketContext<A>,
+) -> Option<ByteString>
+where
+    A: Actor<Context = WebsocketContext<A>>,
+{
+    let refusal = match message {
+        Ok(ws::Message::Text(text)) => return Some(text),
+        Ok(ws::Message::Ping(payload)) => {
+            ctx.pong(&payload);
+            return None;
+        }
+        Ok(ws::Message::Pong(_) | ws::Message::Nop) => return None,
+        Ok(ws::Message::Close(reason)) => reason,
+        Ok(ws::Message::Binary(_) | ws::Message::Continuation(_)) => Some(CloseReason {
+            code: ws::CloseCode::Unsupported,
+            description: Some("binary packets are not supported".to_owned()),
+        }),
+        Err(error) => Some(CloseReason {
+            code: match error {
+                ws::ProtocolError::Overflow => ws::CloseCode::Size,
+                _ => ws::CloseCode::Protocol,
+            },
+            description: Some(error.to_string()),
+        }),
+    };
+    ctx.close(refusal);
+    ctx.stop();
+    None
+}
+
 pub struct EngineSocket<A: EngineHost> {
     session: Addr<A>,
-    /// The session writes through this socket (after `5`, or at once for a
-    /// direct connection).
+    /// The session writes through this socket (after `5`).
     attached: bool,
-    direct: bool,
     outbound_queue: usize,
 }
 
@@ -29,30 +66,11 @@ impl<A: EngineHost> EngineSocket<A> {
         EngineSocket {
             session,
             attached: false,
-            direct: false,
             outbound_queue,
         }
     }
 
-    /// The only transport of a new session.
-    pub fn direct(session: Addr<A>, outbound_queue: usize) -> Self {
-        EngineSocket {
-            session,
-            attached: false,
-            direct: true,
-            outbound_queue,
-        }
-    }
-
-    fn attach(&mut self, send_open: bool, ctx: &mut WebsocketContext<Self>) {
-        self.attached = true;
-        self.session.do_send(UseWebSocket {
-            socket: ctx.address().recipient(),
-            send_open,
-        });
-    }
-
-    fn text(&mut self, text: bytestring::ByteString, ctx: &mut WebsocketContext<Self>) {
+    fn text(&mut self, text: ByteString, ctx: &mut WebsocketContext<Self>) {
         if self.attached {
             let session = self.session.clone();
             // The session answers bad packets by closing itself (and this).
@@ -72,7 +90,10 @@ impl<A: EngineHost> EngineSocket<A> {
                 ctx.text("3probe");
                 self.session.do_send(Probed);
             }
-            "5" => self.attach(false, ctx),
+            "5" => {
+                self.attached = true;
+                self.session.do_send(UseWebSocket(ctx.address().recipient()));
+            }
             _ => {
                 ctx.close(Some(CloseReason {
                     code: ws::CloseCode::Protocol,
@@ -89,15 +110,11 @@ impl<A: EngineHost> Actor for EngineSocket<A> {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.outbound_queue);
-        if self.direct {
-            self.attach(true, ctx);
-        } else {
-            ctx.run_later(UPGRADE_TIMEOUT, |socket, ctx| {
-                if !socket.attached {
-                    ctx.stop();
-                }
-            });
-        }
+        ctx.run_later(UPGRADE_TIMEOUT, |socket, ctx| {
+            if !socket.attached {
+                ctx.stop();
+            }
+        });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -128,32 +145,8 @@ impl<A: EngineHost> Handler<SocketWrite> for EngineSocket<A> {
 
 impl<A: EngineHost> StreamHandler<Result<ws::Message, ws::ProtocolError>> for EngineSocket<A> {
     fn handle(&mut self, message: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
-        match message {
-            Ok(ws::Message::Text(text)) => self.text(text, ctx),
-            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
-            Ok(ws::Message::Pong(_) | ws::Message::Nop) => {}
-            Ok(ws::Message::Close(reason)) => {
-                ctx.close(reason);
-                ctx.stop();
-            }
-            Ok(ws::Message::Binary(_) | ws::Message::Continuation(_)) => {
-                ctx.close(Some(CloseReason {
-                    code: ws::CloseCode::Unsupported,
-                    description: Some("binary packets are not supported".to_owned()),
-                }));
-                ctx.stop();
-            }
-            Err(error) => {
-                let code = match error {
-                    ws::ProtocolError::Overflow => ws::CloseCode::Size,
-                    _ => ws::CloseCode::Protocol,
-                };
-                ctx.close(Some(CloseReason {
-                    code,
-                    description: Some(error.to_string()),
-                }));
-                ctx.stop();
-            }
+        if let Some(text) = read_text(message, ctx) {
+            self.text(text, ctx);
         }
     }
 }

@@ -11,14 +11,14 @@ use serde_json::Value;
 use super::namespaces::{Connect, Namespaces};
 use super::packet;
 use super::recovery::{Parked, RecoveryRequest};
-use super::session::SocketIoSession;
+use super::session::{SocketIoSession, Wire};
 use crate::realtime::engine::registry::random_id;
 use crate::realtime::stream::CanResume;
 
-impl SocketIoSession {
+impl<W: Wire> SocketIoSession<W> {
     /// A CONNECT packet: a new connection, or the recovery of one that
     /// dropped (`{pid, offset}` in its data, as socket.io-client sends).
-    pub(super) fn connect(&mut self, namespace: String, data: Option<Value>, ctx: &mut Context<Self>) {
+    pub(super) fn connect(&mut self, namespace: String, data: Option<Value>, ctx: &mut W::Context) {
         let request = RecoveryRequest::from_connect(data.as_ref());
         let Some(pid) = request.pid.filter(|_| !self.namespaces.is_connected(&namespace)) else {
             return self.connect_fresh(&namespace, ctx);
@@ -60,7 +60,7 @@ impl SocketIoSession {
     }
 
     /// A new connection to `namespace` (or a repeated CONNECT).
-    fn connect_fresh(&mut self, namespace: &str, ctx: &mut Context<Self>) {
+    fn connect_fresh(&mut self, namespace: &str, ctx: &mut W::Context) {
         let deps = &self.deps;
         let pid = random_id();
         match self
@@ -93,7 +93,7 @@ impl SocketIoSession {
         pid: String,
         parked: Parked,
         offset: Option<String>,
-        ctx: &mut Context<Self>,
+        ctx: &mut W::Context,
     ) {
         let deps = &self.deps;
         let connected = self

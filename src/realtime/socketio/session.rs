@@ -1,8 +1,8 @@
 //! `SocketIoSession`: one Socket.IO client, whatever its transport. It
-//! carries an Engine.IO session (`Engine`: polling or WebSocket, the
-//! upgrade, heartbeats), reads the Socket.IO packets inside it strictly in
-//! arrival order, and hands each event to the endpoint of its namespace
-//! (`Namespaces`), answering with an acknowledgement or an `error` event.
+//! carries an Engine.IO session on its `Wire` (`polling`: long-polling that
+//! may upgrade; `direct`: a WebSocket from the start) with its heartbeats,
+//! reads the Socket.IO packets inside it strictly in arrival order, and
+//! hands each event to the endpoint of its namespace (`Namespaces`), answering with an acknowledgement or an `error` event.
 //! It takes part in the same rooms as the plain sockets:
 //! `ProductFeed` owns it for `/products` (and `/` for `update_products`),
 //! `ChatRoom` for `/chat`. Their frames arrive as `Outbound` and leave in
@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use actix_web_actors::ws::CloseCode;
 use bytestring::ByteString;
@@ -24,21 +25,18 @@ use super::recovery::Recoveries;
 use crate::configuration::Settings;
 use crate::metrics::CloseReason;
 use crate::realtime::endpoint::{detach, Continue, Endpoint, Step};
-use crate::realtime::engine::packet::{self as engine_packet, EnginePacket, CLOSE};
-use crate::realtime::engine::registry::random_id;
-use crate::realtime::engine::transport::{PollAnswer, Sent};
-use crate::realtime::engine::{
-    ClientPackets, Engine, EngineError, EngineHost, EngineSessions, Poll, Probed, TransportClosed,
-    UseWebSocket,
-};
+use crate::realtime::engine::packet::{self as engine_packet, EnginePacket};
+use crate::realtime::engine::transport::Sent;
+use crate::realtime::engine::{Engine, EngineError, EngineSessions, Heartbeat};
 use crate::realtime::limits::SessionSlot;
 use crate::realtime::ordered::InOrder;
 use crate::realtime::outbound::Outbound;
 use crate::realtime::reply::{Outcome, Refusal};
 use crate::realtime::session::{RateDecision, RateLimiter, SessionContext};
 
-/// The live Socket.IO sessions, by Engine.IO session id.
-pub type SocketIoSessions = EngineSessions<SocketIoSession>;
+/// The live polling sessions, by Engine.IO session id (the HTTP requests
+/// and upgrades that name one find it here).
+pub type SocketIoSessions = EngineSessions<SocketIoSession<Engine>>;
 
 /// What every Socket.IO session is given.
 #[derive(Clone)]
@@ -52,11 +50,40 @@ pub struct SocketIoDeps {
     pub context: SessionContext,
 }
 
-pub struct SocketIoSession {
+/// What a session writes its packets through, and the actor context it
+/// runs in: `polling::Engine` for a session that began with long-polling
+/// (it may upgrade), `direct::Direct` for one that began on a WebSocket.
+pub trait Wire: Unpin + Sized + 'static {
+    type Context: ActorContext
+        + AsyncContext<SocketIoSession<Self>>
+        + ToEnvelope<SocketIoSession<Self>, Outbound>
+        + ToEnvelope<SocketIoSession<Self>, Continue<SocketIoSession<Self>>>;
+
+    /// The Engine.IO session id.
+    fn sid(&self) -> &str;
+
+    /// Sends one packet.
+    fn send(&mut self, packet: ByteString, ctx: &mut Self::Context) -> Sent;
+
+    /// Sends several packets as one item of the queue (a replay).
+    fn send_all(&mut self, packets: impl Iterator<Item = ByteString>, ctx: &mut Self::Context) -> Sent;
+
+    /// Tells the client the session is over (the session then stops).
+    fn close(&mut self, code: CloseCode, ctx: &mut Self::Context);
+
+    /// The session started: bound its mailbox, make it reachable.
+    fn started(session: &mut SocketIoSession<Self>, ctx: &mut Self::Context);
+
+    /// The session stopped.
+    fn stopped(session: &mut SocketIoSession<Self>);
+}
+
+pub struct SocketIoSession<W: Wire> {
     /// Shared by every session of an HTTP worker.
     pub(super) deps: Arc<SocketIoDeps>,
     pub(super) identity: SocketIoIdentity,
-    engine: Engine,
+    pub(super) wire: W,
+    heartbeat: Heartbeat,
     pub(super) namespaces: Namespaces,
     /// Packets are handled strictly in arrival order.
     pub(super) order: InOrder<Packet>,
@@ -65,19 +92,20 @@ pub struct SocketIoSession {
     _slot: SessionSlot,
 }
 
-impl SocketIoSession {
-    pub fn new(deps: Arc<SocketIoDeps>, identity: SocketIoIdentity, slot: SessionSlot) -> Self {
+impl<W: Wire> SocketIoSession<W> {
+    pub(super) fn new(
+        deps: Arc<SocketIoDeps>,
+        identity: SocketIoIdentity,
+        slot: SessionSlot,
+        wire: W,
+    ) -> Self {
         let settings = &deps.settings.websocket;
         let limiter = RateLimiter::new(settings.rate_per_second, settings.rate_burst);
-        let engine = Engine::new(
-            random_id(),
-            settings.outbound_queue,
-            deps.context.metrics.frames_sent.clone(),
-        );
         SocketIoSession {
             deps,
             identity,
-            engine,
+            wire,
+            heartbeat: Heartbeat::default(),
             namespaces: Namespaces::default(),
             order: InOrder::default(),
             limiter,
@@ -88,7 +116,7 @@ impl SocketIoSession {
 
     /// The Engine.IO open packet of this session.
     pub fn open_packet(&self, upgrades: bool) -> String {
-        engine_packet::open(self.engine.sid(), upgrades, &self.deps.settings.websocket)
+        engine_packet::open(self.wire.sid(), upgrades, &self.deps.settings.websocket)
     }
 
     fn ping_timeout(&self) -> Duration {
@@ -97,12 +125,12 @@ impl SocketIoSession {
 
     /// Sends one packet by the current transport. A client whose queue is
     /// full is closed, as on the plain sockets.
-    fn send(&mut self, packet: ByteString, ctx: &mut Context<Self>) {
-        let sent = self.engine.send(packet);
+    fn send(&mut self, packet: ByteString, ctx: &mut W::Context) {
+        let sent = self.wire.send(packet, ctx);
         self.sent(sent, ctx);
     }
 
-    fn sent(&mut self, sent: Sent, ctx: &mut Context<Self>) {
+    pub(super) fn sent(&mut self, sent: Sent, ctx: &mut W::Context) {
         match sent {
             Sent::Ok => {}
             Sent::TooSlow => self.close(CloseReason::SlowConsumer, ctx),
@@ -110,40 +138,41 @@ impl SocketIoSession {
         }
     }
 
-    pub(super) fn send_text(&mut self, packet: String, ctx: &mut Context<Self>) {
+    pub(super) fn send_text(&mut self, packet: String, ctx: &mut W::Context) {
         self.send(ByteString::from(packet), ctx);
     }
 
-    fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+    pub(super) fn close(&mut self, reason: CloseReason, ctx: &mut W::Context) {
         self.close_reason = reason;
-        self.engine.close(match reason {
+        let code = match reason {
             CloseReason::Shutdown => CloseCode::Away,
             CloseReason::SlowConsumer => CloseCode::Policy,
             _ => CloseCode::Normal,
-        });
+        };
+        self.wire.close(code, ctx);
         ctx.stop();
     }
 
     /// Every heartbeat interval: a ping, which must be answered within the
     /// ping timeout.
-    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        let Some(ping) = self.engine.ping() else {
+    fn heartbeat(&mut self, ctx: &mut W::Context) {
+        let Some(ping) = self.heartbeat.ping() else {
             return; // the last ping is still unanswered; its timer decides
         };
         self.send_text(ping.to_owned(), ctx);
         let timeout = self.ping_timeout();
         ctx.run_later(timeout, move |session, ctx| {
-            if session.engine.ping_expired(timeout) {
-                log::debug!("socket.io client {} timed out", session.engine.sid());
+            if session.heartbeat.expired(timeout) {
+                log::debug!("socket.io client {} timed out", session.wire.sid());
                 session.close(CloseReason::Timeout, ctx);
             }
         });
     }
 
     /// One Engine.IO packet from the client.
-    fn receive(&mut self, text: &str, ctx: &mut Context<Self>) -> Result<(), EngineError> {
+    fn receive(&mut self, text: &str, ctx: &mut W::Context) -> Result<(), EngineError> {
         match EnginePacket::parse(text).map_err(EngineError::BadPacket)? {
-            EnginePacket::Pong(_) => self.engine.ponged(),
+            EnginePacket::Pong(_) => self.heartbeat.ponged(),
             EnginePacket::Ping(data) => self.send_text(format!("3{data}"), ctx),
             EnginePacket::Close => self.close(CloseReason::Client, ctx),
             EnginePacket::Upgrade | EnginePacket::Noop => {}
@@ -153,7 +182,7 @@ impl SocketIoSession {
     }
 
     /// One Socket.IO packet (an Engine.IO message) from the client.
-    fn on_message(&mut self, text: &str, ctx: &mut Context<Self>) -> Result<(), EngineError> {
+    fn on_message(&mut self, text: &str, ctx: &mut W::Context) -> Result<(), EngineError> {
         let packet = Packet::from(SocketPacket::parse(text).map_err(EngineError::BadPacket)?);
         // Every packet counts against the rate limit, as every frame does
         // on the plain sockets; only an event's refusal is worth a reply.
@@ -178,7 +207,20 @@ impl SocketIoSession {
         Ok(())
     }
 
-    fn run(&mut self, packet: Packet, ctx: &mut Context<Self>) {
+    /// Packets a client sent (a POST body, or one WebSocket frame). A bad
+    /// one closes the session.
+    pub(super) fn client_packets(&mut self, body: &str, ctx: &mut W::Context) -> Result<(), EngineError> {
+        for text in engine_packet::split_payload(body) {
+            if let Err(error) = self.receive(text, ctx) {
+                log::debug!("socket.io client {} sent a bad packet: {error}", self.wire.sid());
+                self.close(CloseReason::ProtocolError, ctx);
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, packet: Packet, ctx: &mut W::Context) {
         let Packet {
             kind,
             namespace,
@@ -220,7 +262,7 @@ impl SocketIoSession {
     }
 
     /// Runs the packets that waited, until one of them must be waited for.
-    pub(super) fn run_waiting(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn run_waiting(&mut self, ctx: &mut W::Context) {
         while let Some(packet) = self.order.next_ready() {
             self.run(packet, ctx);
         }
@@ -235,7 +277,7 @@ impl SocketIoSession {
         ack: Option<u64>,
         name: &str,
         data: &Value,
-        ctx: &mut Context<Self>,
+        ctx: &mut W::Context,
     ) {
         let Some(endpoint) = endpoint_of(&mut self.namespaces) else {
             let refusal = Refusal::new(format!("connect to {namespace} first"));
@@ -252,7 +294,7 @@ impl SocketIoSession {
         namespace: String,
         ack: Option<u64>,
         step: Step<E::Resume>,
-        ctx: &mut Context<Self>,
+        ctx: &mut W::Context,
     ) {
         // What the event changed (a join, a leave, a watch) happened by
         // now: park it for recovery.
@@ -276,7 +318,7 @@ impl SocketIoSession {
         }
     }
 
-    fn answer(&mut self, namespace: &str, ack: Option<u64>, outcome: Outcome, ctx: &mut Context<Self>) {
+    fn answer(&mut self, namespace: &str, ack: Option<u64>, outcome: Outcome, ctx: &mut W::Context) {
         if let Err(refusal) = &outcome {
             if refusal.is_unknown_event() {
                 // As socket.io does: an event nobody listens to is ignored.
@@ -290,17 +332,12 @@ impl SocketIoSession {
     }
 }
 
-impl EngineHost for SocketIoSession {}
+impl<W: Wire> Actor for SocketIoSession<W> {
+    type Context = W::Context;
 
-impl Actor for SocketIoSession {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut W::Context) {
         self.deps.context.metrics.sessions.inc();
-        ctx.set_mailbox_capacity(self.deps.settings.websocket.outbound_queue);
-        self.deps
-            .sessions
-            .insert(self.engine.sid().to_owned(), ctx.address());
+        W::started(self, ctx);
         ctx.run_interval(
             self.deps.settings.websocket.heartbeat_interval(),
             |session, ctx| session.heartbeat(ctx),
@@ -314,33 +351,31 @@ impl Actor for SocketIoSession {
         );
     }
 
-    fn stopped(&mut self, _: &mut Context<Self>) {
+    fn stopped(&mut self, _: &mut W::Context) {
         let metrics = &self.deps.context.metrics;
         metrics.sessions.dec();
         metrics.closed(self.close_reason);
-        self.deps.sessions.remove(self.engine.sid());
         // What the connections did last, for their recovery.
         for namespace in NAMESPACES {
             self.park(namespace);
         }
         self.namespaces.close_all(&self.deps.rooms);
-        // A waiting poll learns the session is closed; a WebSocket closes.
-        self.engine.close(CloseCode::Normal);
+        W::stopped(self);
     }
 }
 
-impl Handler<Continue<SocketIoSession>> for SocketIoSession {
+impl<W: Wire> Handler<Continue<SocketIoSession<W>>> for SocketIoSession<W> {
     type Result = ();
 
-    fn handle(&mut self, Continue(then): Continue<Self>, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Continue(then): Continue<Self>, ctx: &mut W::Context) {
         then(self, ctx);
     }
 }
 
-impl Handler<Outbound> for SocketIoSession {
+impl<W: Wire> Handler<Outbound> for SocketIoSession<W> {
     type Result = ();
 
-    fn handle(&mut self, item: Outbound, ctx: &mut Context<Self>) {
+    fn handle(&mut self, item: Outbound, ctx: &mut W::Context) {
         match item {
             Outbound::Frame(frame) => {
                 if let Some(offset) = frame.offset().filter(|_| frame.is_state_event()) {
@@ -350,72 +385,11 @@ impl Handler<Outbound> for SocketIoSession {
             }
             Outbound::Frames(frames) => {
                 let sent = self
-                    .engine
-                    .send_all(frames.iter().map(|frame| frame.socketio_packet()));
+                    .wire
+                    .send_all(frames.iter().map(|frame| frame.socketio_packet()), ctx);
                 self.sent(sent, ctx);
             }
             Outbound::CloseTooSlow => self.close(CloseReason::SlowConsumer, ctx),
         }
-    }
-}
-
-impl Handler<Poll> for SocketIoSession {
-    type Result = ResponseFuture<Result<String, EngineError>>;
-
-    fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) -> Self::Result {
-        match self.engine.poll() {
-            Ok(PollAnswer::Now(body)) => Box::pin(async { Ok(body) }),
-            Ok(PollAnswer::Later(body)) => {
-                Box::pin(async move { Ok(body.await.unwrap_or_else(|_| CLOSE.to_owned())) })
-            }
-            Err(error) => {
-                self.close(CloseReason::ProtocolError, ctx);
-                Box::pin(async { Err(error) })
-            }
-        }
-    }
-}
-
-impl Handler<ClientPackets> for SocketIoSession {
-    type Result = Result<(), EngineError>;
-
-    fn handle(&mut self, ClientPackets(body): ClientPackets, ctx: &mut Context<Self>) -> Self::Result {
-        for text in engine_packet::split_payload(&body) {
-            if let Err(error) = self.receive(text, ctx) {
-                log::debug!(
-                    "socket.io client {} sent a bad packet: {error}",
-                    self.engine.sid()
-                );
-                self.close(CloseReason::ProtocolError, ctx);
-                return Err(error);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Handler<Probed> for SocketIoSession {
-    type Result = ();
-
-    fn handle(&mut self, _: Probed, _: &mut Context<Self>) {
-        self.engine.probed();
-    }
-}
-
-impl Handler<UseWebSocket> for SocketIoSession {
-    type Result = ();
-
-    fn handle(&mut self, upgrade: UseWebSocket, ctx: &mut Context<Self>) {
-        let open = upgrade.send_open.then(|| self.open_packet(false));
-        let sent = self.engine.use_websocket(upgrade.socket, open);
-        self.sent(sent, ctx);
-    }
-}
-
-impl Handler<TransportClosed> for SocketIoSession {
-    type Result = ();
-
-    fn handle(&mut self, _: TransportClosed, ctx: &mut Context<Self>) {
-        ctx.stop();
     }
 }
