@@ -106,6 +106,13 @@ pub struct ChatSettings {
     pub max_page_size: u32,
     pub max_message_chars: usize,
     pub presence_list_max: usize,
+    /// Chat messages one person may post per second (and at once), across
+    /// their sessions and, with Redis, the instances.
+    pub messages_per_second_per_user: u32,
+    pub message_burst_per_user: u32,
+    /// The same per client address.
+    pub messages_per_second_per_address: u32,
+    pub message_burst_per_address: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +177,15 @@ pub struct WebSocketSettings {
     pub max_sessions: usize,
     /// Most WebSocket sessions from one client address; 0: no limit.
     pub max_sessions_per_address: usize,
+    /// Whether loopback clients are limited per address too (by default
+    /// they are the load tool, the tests or an unlisted reverse proxy).
+    pub limit_loopback: bool,
+    /// How long a Socket.IO long-polling handshake may wait for its first
+    /// poll, POST or upgrade before it is forgotten.
+    pub handshake_grace_ms: u64,
+    /// Handshakes waiting for their first request, in all and per address.
+    pub max_pending_handshakes: usize,
+    pub max_pending_handshakes_per_address: usize,
     /// Once a session has closed, or while its socket accepts no byte, how
     /// long the connection may take before it is dropped.
     pub close_timeout_ms: u64,
@@ -238,6 +254,10 @@ impl WebSocketSettings {
 
     pub fn client_timeout(&self) -> Duration {
         Duration::from_millis(self.client_timeout_ms)
+    }
+
+    pub fn handshake_grace(&self) -> Duration {
+        Duration::from_millis(self.handshake_grace_ms)
     }
 }
 

@@ -31,6 +31,9 @@ pub struct Metrics {
     /// 1 while this instance is linked to Redis (several instances, one
     /// world), 0 otherwise; read at each scrape.
     pub redis_connected: IntGauge,
+    /// Socket.IO handshakes waiting for their first poll; read at each
+    /// scrape.
+    pub pending_handshakes: IntGauge,
 }
 
 /// One endpoint's pre-labelled WebSocket metrics, held by each session.
@@ -149,6 +152,13 @@ impl Metrics {
                 IntGauge::with_opts(opts(
                     "ecommerce_redis_connected",
                     "1 while this instance is linked to Redis, 0 otherwise (or without REDIS_URL)",
+                ))?,
+            )?,
+            pending_handshakes: register(
+                &registry,
+                IntGauge::with_opts(opts(
+                    "ecommerce_socketio_pending_handshakes",
+                    "Socket.IO long-polling handshakes not yet followed by a request (they hold no session)",
                 ))?,
             )?,
             registry,

@@ -22,10 +22,11 @@ use crate::cluster::ClusterLink;
 use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
 use crate::realtime::bus::Bus;
+use crate::realtime::chat::limits::ChatLimits;
 use crate::realtime::events::{ChatOutlet, LocalRooms};
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
-use crate::realtime::socketio::Recoveries;
+use crate::realtime::socketio::{Recoveries, SocketIoSessions};
 use crate::realtime::stream::LocalClock;
 use crate::realtime::{ChatRoom, ProductFeed};
 use crate::routes;
@@ -292,10 +293,9 @@ impl Application {
         let close_timeout = Duration::from_millis(settings.websocket.close_timeout_ms);
         let session_settings = settings.session.clone();
         let login_limiter = LoginLimiter::new(&settings.users, cluster.clone());
-        let session_limits = Arc::new(SessionLimits::new(
-            settings.websocket.max_sessions,
-            settings.websocket.max_sessions_per_address,
-        ));
+        let session_limits = Arc::new(SessionLimits::new(&settings.websocket));
+        let chat_limits = Arc::new(ChatLimits::new(&settings, cluster.clone()));
+        let socketio = Arc::new(SocketIoSessions::new(settings.websocket.handshake_grace()));
         log::info!("WebSocket sessions: at most {}", session_limits.max());
         give_memory_back_when_sessions_drop(session_limits.clone());
         let shared = AppState {
@@ -307,11 +307,12 @@ impl Application {
             views: Arc::new(views),
             accounts,
             login_limiter: Arc::new(login_limiter),
+            chat_limits,
             metrics,
             sessions,
             session_limits,
             cluster,
-            socketio: Arc::default(),
+            socketio,
             socketio_recoveries,
         };
         let mut server = HttpServer::new(move || {

@@ -11,6 +11,7 @@ use crate::cluster::ClusterLink;
 use crate::configuration::Settings;
 use crate::metrics::Metrics;
 use crate::realtime::chat::client::ChatShared;
+use crate::realtime::chat::limits::ChatLimits;
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::products::client::ProductShared;
 use crate::realtime::session::SessionContext;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub views: Arc<Templates>,
     pub accounts: Arc<Accounts>,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Chat messages per person and per address, across sessions.
+    pub chat_limits: Arc<ChatLimits>,
     pub metrics: Arc<Metrics>,
     /// What each endpoint's WebSocket sessions are given.
     pub sessions: Arc<EndpointSessions>,
@@ -56,7 +59,12 @@ pub struct Endpoints {
 
 impl Endpoints {
     pub fn new(state: &AppState, store: Addr<MongoStore>) -> Endpoints {
-        let chat = ChatShared::new(state.chat_room.clone(), store.clone(), &state.settings.chat);
+        let chat = ChatShared::new(
+            state.chat_room.clone(),
+            store.clone(),
+            state.chat_limits.clone(),
+            &state.settings.chat,
+        );
         let products = Arc::new(ProductShared {
             feed: state.product_feed.clone(),
             store,

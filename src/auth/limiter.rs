@@ -13,12 +13,15 @@ use std::time::Duration;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AuthError;
+use crate::cluster::counts::{count_in_window, Allowance, CountError};
 use crate::cluster::ClusterLink;
 use crate::configuration::UserSettings;
 use crate::domain::Email;
 
 /// How long a count in Redis may take before the local count decides.
 const REDIS_WAIT: Duration = Duration::from_millis(500);
+/// The limits are per minute.
+const MINUTE: Duration = Duration::from_secs(60);
 
 pub struct LoginLimiter {
     by_email: DefaultKeyedRateLimiter<String>,
@@ -28,13 +31,6 @@ pub struct LoginLimiter {
     per_address: u32,
     registrations_per_address: u32,
     cluster: Option<Arc<ClusterLink>>,
-}
-
-/// One thing counted: what, the key, the allowance per minute.
-struct Budget<'a> {
-    kind: &'static str,
-    key: &'a str,
-    per_minute: u32,
 }
 
 impl LoginLimiter {
@@ -57,10 +53,11 @@ impl LoginLimiter {
             return Ok(());
         };
         let ip_text = ip.to_string();
-        let budget = Budget {
+        let budget = Allowance {
             kind: "register",
             key: &ip_text,
-            per_minute: self.registrations_per_address,
+            per_window: self.registrations_per_address,
+            window: MINUTE,
         };
         let within = match self.count_in_cluster(&[budget]).await {
             Some(within) => within,
@@ -86,16 +83,18 @@ impl LoginLimiter {
             .map(|email| email.as_str().to_owned())
             .unwrap_or_else(|_| email.trim().to_ascii_lowercase());
         let ip_text = address.map(|ip| ip.to_string());
-        let mut budgets = vec![Budget {
+        let mut budgets = vec![Allowance {
             kind: "login-email",
             key: &key,
-            per_minute: self.per_email,
+            per_window: self.per_email,
+            window: MINUTE,
         }];
         if let Some(ip) = &ip_text {
-            budgets.push(Budget {
+            budgets.push(Allowance {
                 kind: "login-address",
                 key: ip,
-                per_minute: self.per_address,
+                per_window: self.per_address,
+                window: MINUTE,
             });
         }
         let within = match self.count_in_cluster(&budgets).await {
@@ -120,35 +119,13 @@ impl LoginLimiter {
     /// Counts one use of each budget in Redis, in this minute's window:
     /// whether all are within their allowance, or `None` when there is no
     /// cluster or Redis does not answer (the local count decides then).
-    async fn count_in_cluster(&self, budgets: &[Budget<'_>]) -> Option<bool> {
+    async fn count_in_cluster(&self, budgets: &[Allowance<'_>]) -> Option<bool> {
         let cluster = self.cluster.as_ref()?;
-        let mut connection = cluster.connection()?;
-        let minute = chrono::Utc::now().timestamp() / 60;
-        let mut pipeline = redis::pipe();
-        for budget in budgets {
-            let key = format!(
-                "{}:limit:{}:{}:{minute}",
-                cluster.prefix(),
-                budget.kind,
-                budget.key
-            );
-            pipeline.incr(&key, 1).expire(&key, 60).ignore();
-        }
-        let counted =
-            tokio::time::timeout(REDIS_WAIT, pipeline.query_async::<Vec<u32>>(&mut connection)).await;
-        match counted {
-            Ok(Ok(counts)) => Some(
-                counts
-                    .iter()
-                    .zip(budgets)
-                    .all(|(count, budget)| *count <= budget.per_minute),
-            ),
-            Ok(Err(error)) => {
-                log::warn!("login limits: Redis failed ({error}); counting on this instance");
-                None
-            }
-            Err(_) => {
-                log::warn!("login limits: Redis did not answer in time; counting on this instance");
+        match count_in_window(cluster, budgets, REDIS_WAIT).await {
+            Ok(within) => Some(within.iter().all(|within| *within)),
+            Err(CountError::Unlinked) => None,
+            Err(error) => {
+                log::warn!("login limits: {error}; counting on this instance");
                 None
             }
         }

@@ -1,8 +1,9 @@
 //! The Redis link of an instance when several share one world: the task
 //! that keeps it up (`link`), and `ClusterLink`, the live connection it
-//! shares. The bus keeps that current; the login limiter counts through it
-//! and `/health` reports it.
+//! shares. The bus keeps that current; the login and chat limits count
+//! through it (`counts`) and `/health` reports it.
 
+pub mod counts;
 pub mod link;
 
 use std::sync::{Mutex, PoisonError};

@@ -86,12 +86,14 @@ impl From<PostError> for ApiError {
     }
 }
 
-/// A WebSocket upgrade over the session limits.
+/// A WebSocket upgrade or a Socket.IO handshake over the session limits.
 impl From<LimitError> for ApiError {
     fn from(error: LimitError) -> Self {
         match error {
-            LimitError::Full(_) => ApiError::Busy(error.to_string()),
-            LimitError::AddressFull(_) => ApiError::TooManyRequests(error.to_string()),
+            LimitError::Full(_) | LimitError::HandshakesFull(_) => ApiError::Busy(error.to_string()),
+            LimitError::AddressFull(_) | LimitError::AddressHandshakesFull(_) => {
+                ApiError::TooManyRequests(error.to_string())
+            }
         }
     }
 }

@@ -14,6 +14,12 @@ use crate::state::AppState;
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let linked = state.cluster.as_ref().is_some_and(|link| link.linked());
     state.metrics.redis_connected.set(i64::from(linked));
+    state.socketio.forget_expired();
+    let pending = state.session_limits.pending_handshakes();
+    state
+        .metrics
+        .pending_handshakes
+        .set(i64::try_from(pending).unwrap_or(i64::MAX));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

@@ -4,6 +4,7 @@
 //! `/socket.io/socket.io.js`, the client bundle, as a Socket.IO server
 //! serves it.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -15,8 +16,9 @@ use serde::Deserialize;
 use super::extractors::{ChatIdentity, Viewer};
 use super::security::{client_address, listed_foreign_origin};
 use super::ApiError;
+use crate::realtime::engine::packet as engine_packet;
+use crate::realtime::engine::registry::Found;
 use crate::realtime::engine::{ClientPackets, EngineSocket, Poll};
-use crate::realtime::limits::SessionSlot;
 use crate::realtime::socketio::{PollingSession, SocketIoDeps, SocketIoIdentity, WebSocketSession};
 use crate::state::{AppState, Endpoints};
 
@@ -67,30 +69,38 @@ pub async fn get(
     let queue = state.settings.websocket.outbound_queue;
     match (transport, &query.sid) {
         (Transport::Polling, None) => {
-            let (deps, identity, slot) = admit(&request, &state).await?;
-            let session = PollingSession::polling(deps, identity, slot);
-            let open = session.open_packet(true);
-            session.start();
-            Ok(packets(&request, open))
+            // No session yet: one is started by the first request that
+            // names this sid (see `find`).
+            let address = client_address(&request, &state.settings.server.trusted_proxies);
+            state.socketio.forget_expired();
+            let slot = state
+                .session_limits
+                .admit_handshake(address)
+                .map_err(ApiError::from)?;
+            let identity = identity(&request, address).await?;
+            let sid = state.socketio.open_pending(identity, slot);
+            Ok(packets(
+                &request,
+                engine_packet::open(&sid, true, &state.settings.websocket),
+            ))
         }
         (Transport::Polling, Some(sid)) => {
-            let session = find(&state, sid)?;
+            let session = find(&request, &state, sid)?;
             let body = session.send(Poll).await.map_err(gone)?.map_err(ApiError::from)?;
             Ok(packets(&request, body))
         }
         (Transport::WebSocket, None) => {
             // One actor: the session is its WebSocket's.
-            let (deps, identity, slot) = admit(&request, &state).await?;
-            WsResponseBuilder::new(
-                WebSocketSession::websocket(deps, identity, slot),
-                &request,
-                stream,
-            )
-            .frame_size(max_frame)
-            .start()
+            let address = client_address(&request, &state.settings.server.trusted_proxies);
+            let slot = state.session_limits.admit(address).map_err(ApiError::from)?;
+            let session =
+                WebSocketSession::websocket(deps(&request)?, identity(&request, address).await?, slot);
+            WsResponseBuilder::new(session, &request, stream)
+                .frame_size(max_frame)
+                .start()
         }
         (Transport::WebSocket, Some(sid)) => {
-            let session = find(&state, sid)?;
+            let session = find(&request, &state, sid)?;
             WsResponseBuilder::new(EngineSocket::upgrade(session, queue), &request, stream)
                 .frame_size(max_frame)
                 .start()
@@ -112,7 +122,7 @@ pub async fn post(
         .sid
         .as_deref()
         .ok_or_else(|| ApiError::BadRequest("POST needs the session id (sid)".to_owned()))?;
-    let session = find(&state, sid)?;
+    let session = find(&request, &state, sid)?;
     let text = String::from_utf8(body.to_vec()).map_err(|_| {
         ApiError::BadRequest("packets must be UTF-8 text (binary is not supported)".to_owned())
     })?;
@@ -150,29 +160,39 @@ pub async fn client_bundle() -> HttpResponse {
         .body(CLIENT_BUNDLE)
 }
 
-/// What a new session for this client is given: a place under the session
-/// limits (503 / 429 when full) and who it is (the session cookie).
-async fn admit(
-    request: &HttpRequest,
-    state: &AppState,
-) -> Result<(Arc<SocketIoDeps>, SocketIoIdentity, SessionSlot), ApiError> {
-    let address = client_address(request, &state.settings.server.trusted_proxies);
-    let slot = state.session_limits.admit(address)?;
+/// Who the client is (the session cookie) and where from: what a
+/// Socket.IO session acts as.
+async fn identity(request: &HttpRequest, address: Option<IpAddr>) -> Result<SocketIoIdentity, ApiError> {
     let Viewer(viewer) = Viewer::extract(request).await?;
     let ChatIdentity(chat) = ChatIdentity::extract(request).await?;
+    Ok(SocketIoIdentity {
+        viewer,
+        chat,
+        address,
+    })
+}
+
+/// What every Socket.IO session of this worker shares.
+fn deps(request: &HttpRequest) -> Result<Arc<SocketIoDeps>, ApiError> {
     let endpoints = request
         .app_data::<web::Data<Endpoints>>()
         .ok_or_else(|| ApiError::Internal("the Socket.IO endpoints are not configured".to_owned()))?;
-    Ok((
-        endpoints.socketio.clone(),
-        SocketIoIdentity { viewer, chat },
-        slot,
-    ))
+    Ok(endpoints.socketio.clone())
 }
 
-fn find(state: &AppState, sid: &str) -> Result<Addr<PollingSession>, ApiError> {
-    state.socketio.get(sid).ok_or_else(|| {
-        ApiError::BadRequest("unknown session id: it closed or never existed; connect again".to_owned())
+/// The polling session `sid` names. The first request after the handshake
+/// starts it, in a place among the sessions (503 / 429 when full).
+fn find(request: &HttpRequest, state: &AppState, sid: &str) -> Result<Addr<PollingSession>, ApiError> {
+    let found = state.socketio.find(sid, |sid, identity| {
+        let slot = state.session_limits.admit(identity.address)?;
+        let session = PollingSession::polling(sid, deps(request)?, identity, slot);
+        Ok::<_, ApiError>(session.start())
+    })?;
+    found.map(Found::session).ok_or_else(|| {
+        ApiError::BadRequest(
+            "unknown session id: it closed, never existed, or was not used within the handshake grace; connect again"
+                .to_owned(),
+        )
     })
 }
 

@@ -50,10 +50,12 @@ pub async fn chat(
     ChatIdentity(identity): ChatIdentity,
     resume: web::Query<Resume>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let slot = take_slot(&request, &state)?;
+    let address = client_address(&request, &state.settings.server.trusted_proxies);
+    let slot = state.session_limits.admit(address).map_err(ApiError::from)?;
     let settings = &state.settings;
-    let endpoint =
-        ChatClient::new(endpoints(&request)?.chat.clone(), identity).resuming_from(resume.into_inner().since);
+    let endpoint = ChatClient::new(endpoints(&request)?.chat.clone(), identity)
+        .resuming_from(resume.into_inner().since)
+        .from_address(address);
     let session = ChatSession::new(&settings.websocket, endpoint, state.sessions.chat.clone(), slot);
     WsResponseBuilder::new(session, &request, stream)
         .frame_size(settings.websocket.max_frame_bytes)

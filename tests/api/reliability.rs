@@ -340,7 +340,11 @@ async fn session_limits_refuse_upgrades_with_their_status() {
     }
     assert!(admitted, "a closed session gives its place back");
 
-    let app = TestApp::spawn_with(|settings| settings.websocket.max_sessions_per_address = 2).await;
+    let app = TestApp::spawn_with(|settings| {
+        settings.websocket.max_sessions_per_address = 2;
+        settings.websocket.limit_loopback = true;
+    })
+    .await;
     let _first = app.try_ws("/ws/chat", None, None).await.expect("1st");
     let _second = app.try_ws("/ws/products", None, None).await.expect("2nd");
     assert_eq!(

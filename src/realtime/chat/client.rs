@@ -7,9 +7,12 @@
 //! - a visitor with an e-mail that belongs to no account (checked with the
 //!   store), or, when `chat.allow_anonymous` is off, only reads;
 //! - one identity per session until `leave`;
+//! - messages within the limits per person and per address (`limits`),
+//!   however many sessions they come from;
 //! - a join may resume from an offset (`{"user", "since"}`, or `?since=`
 //!   on the URL for the first join): the room then replays what was missed.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -17,6 +20,7 @@ use futures_util::FutureExt;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use super::limits::{ChatLimits, Poster};
 use super::posts::PostMessage;
 use super::room::{ChatRoom, Join, Leave};
 use crate::configuration::ChatSettings;
@@ -35,15 +39,23 @@ const ACCOUNT_EMAIL: &str = "that e-mail belongs to an account: log in to chat a
 pub struct ChatShared {
     pub room: Addr<ChatRoom>,
     pub store: Addr<MongoStore>,
+    /// One for the whole app: the counts span sessions and workers.
+    pub limits: Arc<ChatLimits>,
     pub max_message_chars: usize,
     pub allow_anonymous: bool,
 }
 
 impl ChatShared {
-    pub fn new(room: Addr<ChatRoom>, store: Addr<MongoStore>, settings: &ChatSettings) -> Arc<ChatShared> {
+    pub fn new(
+        room: Addr<ChatRoom>,
+        store: Addr<MongoStore>,
+        limits: Arc<ChatLimits>,
+        settings: &ChatSettings,
+    ) -> Arc<ChatShared> {
         Arc::new(ChatShared {
             room,
             store,
+            limits,
             max_message_chars: settings.max_message_chars,
             allow_anonymous: settings.allow_anonymous,
         })
@@ -59,6 +71,23 @@ pub struct ChatClient {
     joined: Option<Option<Email>>,
     /// The offset to resume from at the first join (from the URL).
     since: Option<String>,
+    /// Where the client connects from (its messages count there).
+    address: Option<IpAddr>,
+}
+
+/// What an event waited for.
+pub enum ChatResume {
+    /// A visitor's join: the store's word on the e-mail.
+    Lookup(AccountLookup),
+    /// A message: the cluster's count.
+    Counted(CountedPost),
+}
+
+/// A message and the cluster's count of it.
+pub struct CountedPost {
+    message: NewMessage,
+    verified: bool,
+    within: Result<(), Refusal>,
 }
 
 /// What a visitor's `join` waited for: whether the store knows the e-mail
@@ -79,7 +108,15 @@ impl ChatClient {
             identity,
             joined: None,
             since: None,
+            address: None,
         }
+    }
+
+    /// Where the client connects from: its messages count against that
+    /// address's limit too.
+    pub fn from_address(mut self, address: Option<IpAddr>) -> ChatClient {
+        self.address = address;
+        self
     }
 
     /// Who the connection joined as (`Some(None)`: as a reader), if it did.
@@ -96,7 +133,7 @@ impl ChatClient {
     /// A logged-in user joins as their own e-mail only; a visitor with any
     /// valid e-mail (checked against the accounts), or as a reader when
     /// anonymous chat is off.
-    fn join(&mut self, data: &Value, session: impl FnOnce() -> Recipient<Outbound>) -> Step<AccountLookup> {
+    fn join(&mut self, data: &Value, session: impl FnOnce() -> Recipient<Outbound>) -> Step<ChatResume> {
         match &self.joined {
             Some(Some(user)) => {
                 return Step::Done(Err(Refusal::new(format!(
@@ -135,7 +172,7 @@ impl ChatClient {
                             let found = ask_store(&store, FindUserByEmail { email: email.clone() })
                                 .await
                                 .map(|user| user.is_some());
-                            AccountLookup { email, since, found }
+                            ChatResume::Lookup(AccountLookup { email, since, found })
                         }
                         .boxed_local(),
                     )
@@ -160,7 +197,7 @@ impl ChatClient {
         verified: bool,
         since: Option<String>,
         session: impl FnOnce() -> Recipient<Outbound>,
-    ) -> Step<AccountLookup> {
+    ) -> Step<ChatResume> {
         self.joined = Some(user.clone());
         let payload = json!({ "user": user });
         let (admitted, welcomed) = oneshot::channel();
@@ -194,7 +231,7 @@ impl ChatClient {
 
     /// Posts a message; the room stores it, then broadcasts it (in posting
     /// order, so later events need not wait for the save).
-    fn post(&mut self, data: &Value) -> Step<AccountLookup> {
+    fn post(&mut self, data: &Value) -> Step<ChatResume> {
         let user = match &self.joined {
             Some(Some(user)) => user.clone(),
             Some(None) => {
@@ -211,6 +248,37 @@ impl ChatClient {
             Err(error) => return Step::Done(Err(error.into())),
         };
         let verified = self.identity.is_some();
+        let limits = &self.shared.limits;
+        let poster = Poster {
+            user: &message.user,
+            address: self.address,
+        };
+        if let Err(refusal) = limits.check_here(&poster) {
+            return Step::Done(Err(refusal));
+        }
+        if !limits.counts_in_cluster() {
+            return self.send_post(message, verified);
+        }
+        // Later events wait for the count, so messages keep their order.
+        let count = limits
+            .clone()
+            .check_in_cluster(message.user.clone(), self.address);
+        Step::Wait(
+            async move {
+                let within = count.await;
+                ChatResume::Counted(CountedPost {
+                    message,
+                    verified,
+                    within,
+                })
+            }
+            .boxed_local(),
+        )
+    }
+
+    /// Hands a message within the limits to the room; the answer comes
+    /// once it is stored and broadcast.
+    fn send_post(&mut self, message: NewMessage, verified: bool) -> Step<ChatResume> {
         let post = self.shared.room.send(PostMessage { message, verified });
         Step::Answer(
             async move {
@@ -229,7 +297,7 @@ impl ChatClient {
 }
 
 impl Endpoint for ChatClient {
-    type Resume = AccountLookup;
+    type Resume = ChatResume;
 
     /// Nothing until `join`.
     fn open(&mut self, _: Recipient<Outbound>) {}
@@ -239,7 +307,7 @@ impl Endpoint for ChatClient {
         event: &str,
         data: &Value,
         session: impl FnOnce() -> Recipient<Outbound>,
-    ) -> Step<AccountLookup> {
+    ) -> Step<ChatResume> {
         match event {
             "join" => self.join(data, session),
             "message" => self.post(data),
@@ -250,12 +318,26 @@ impl Endpoint for ChatClient {
         }
     }
 
-    /// A visitor's join, once the store has answered.
+    /// A visitor's join once the store has answered, or a message once the
+    /// cluster has counted it.
     fn resume(
         &mut self,
-        lookup: AccountLookup,
+        resume: ChatResume,
         session: impl FnOnce() -> Recipient<Outbound>,
-    ) -> Step<AccountLookup> {
+    ) -> Step<ChatResume> {
+        let lookup = match resume {
+            ChatResume::Lookup(lookup) => lookup,
+            ChatResume::Counted(CountedPost {
+                message,
+                verified,
+                within,
+            }) => {
+                return match within {
+                    Ok(()) => self.send_post(message, verified),
+                    Err(refusal) => Step::Done(Err(refusal)),
+                }
+            }
+        };
         match lookup.found {
             Ok(false) => self.enter(Some(lookup.email), false, lookup.since, session),
             // The store is down: let the visitor in (to read and see

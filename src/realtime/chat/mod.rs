@@ -1,11 +1,12 @@
 //! The chat: the room that owns every joined session (`room`), who is
 //! online (`presence`), the recent messages (`history`), the chat stream
 //! kept for clients that resume (`log`), posted messages on their way to
-//! their broadcast (`posts`), and the rules one
-//! connection follows, whatever its transport (`client`).
+//! their broadcast (`posts`), how much one person may post (`limits`), and
+//! the rules one connection follows, whatever its transport (`client`).
 
 pub mod client;
 pub mod history;
+pub mod limits;
 pub mod log;
 pub mod posts;
 pub mod presence;

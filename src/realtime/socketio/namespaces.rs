@@ -7,6 +7,7 @@
 //! Each connection has a private id (`pid`) under which its state is
 //! parked for recovery (`recovery`).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -29,11 +30,13 @@ pub struct Rooms {
     pub products: Arc<ProductShared>,
 }
 
-/// Who opened the session (from the session cookie at the handshake).
+/// Who opened the session (from the session cookie at the handshake), and
+/// from where (limits count per address).
 pub struct SocketIoIdentity {
     pub viewer: Option<User>,
     /// The e-mail a logged-in user chats as.
     pub chat: Option<Email>,
+    pub address: Option<IpAddr>,
 }
 
 /// What a CONNECT packet did.
@@ -127,10 +130,9 @@ impl Namespaces {
                 )));
             }
             "/chat" if self.chat.is_none() => {
-                self.chat = Some(Box::new(ChatClient::new(
-                    rooms.chat.clone(),
-                    identity.chat.clone(),
-                )));
+                self.chat = Some(Box::new(
+                    ChatClient::new(rooms.chat.clone(), identity.chat.clone()).from_address(identity.address),
+                ));
             }
             _ => {}
         }

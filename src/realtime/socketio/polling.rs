@@ -13,7 +13,6 @@ use super::namespaces::SocketIoIdentity;
 use super::session::{SocketIoDeps, SocketIoSession, Wire};
 use crate::metrics::CloseReason;
 use crate::realtime::engine::packet::CLOSE;
-use crate::realtime::engine::registry::random_id;
 use crate::realtime::engine::transport::{PollAnswer, Sent};
 use crate::realtime::engine::{
     ClientPackets, Engine, EngineError, EngineHost, Poll, Probed, TransportClosed, UseWebSocket,
@@ -25,9 +24,14 @@ pub type PollingSession = SocketIoSession<Engine>;
 
 impl PollingSession {
     /// A session that begins with long-polling.
-    pub fn polling(deps: Arc<SocketIoDeps>, identity: SocketIoIdentity, slot: SessionSlot) -> Self {
+    pub fn polling(
+        sid: String,
+        deps: Arc<SocketIoDeps>,
+        identity: SocketIoIdentity,
+        slot: SessionSlot,
+    ) -> Self {
         let engine = Engine::new(
-            random_id(),
+            sid,
             deps.settings.websocket.outbound_queue,
             deps.context.metrics.frames_sent.clone(),
         );
@@ -54,10 +58,10 @@ impl Wire for Engine {
         Engine::close(self, code);
     }
 
+    /// (The registry holds it already: it was started by a request that
+    /// named its sid.)
     fn started(session: &mut SocketIoSession<Self>, ctx: &mut Self::Context) {
-        let deps = session.deps.clone();
-        ctx.set_mailbox_capacity(deps.settings.websocket.outbound_queue);
-        deps.sessions.insert(session.wire.sid().to_owned(), ctx.address());
+        ctx.set_mailbox_capacity(session.deps.settings.websocket.outbound_queue);
     }
 
     fn stopped(session: &mut SocketIoSession<Self>) {

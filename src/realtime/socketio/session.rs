@@ -36,7 +36,9 @@ use crate::realtime::session::{RateDecision, RateLimiter, SessionContext};
 
 /// The live polling sessions, by Engine.IO session id (the HTTP requests
 /// and upgrades that name one find it here).
-pub type SocketIoSessions = EngineSessions<SocketIoSession<Engine>>;
+/// A handshake keeps who the client is until its first request starts the
+/// session.
+pub type SocketIoSessions = EngineSessions<SocketIoSession<Engine>, SocketIoIdentity>;
 
 /// What every Socket.IO session is given.
 #[derive(Clone)]
