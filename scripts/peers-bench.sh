@@ -4,7 +4,9 @@
 # from the load tool over Socket.IO's WebSocket transport (and, for this
 # server, over plain /ws/chat too), 25 s heartbeats everywhere.
 #   scripts/peers-bench.sh [OUTPUT_DIR]      (default target/peers-bench)
-# SESSIONS (10000) overrides the session count. Prints one line per run.
+# SESSIONS (10000) overrides the session count. Prints one line per run:
+# light (1 msg/s), heavy (20 msg/s offered), and bursts of 1,000 and
+# 10,000 connects at once (handshake p99 is the connect + upgrade time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-target/peers-bench}"
@@ -50,24 +52,29 @@ try:
 except ValueError:
     print(f"{sys.argv[2]}: no report"); sys.exit()
 lat = r["latency_ms"] or [0, 0, 0]
+hs = r.get("handshake_ms") or [0, 0, 0]
 rss = (r["server_rss_connected_kib"] - r["server_rss_before_kib"]) / max(r["sessions_held"], 1) if r["server_rss_connected_kib"] else 0
 cpu = (r["server_cpu_ns_per_delivery"] or 0) / 1000
 print(f"{sys.argv[2]:38s} held {r['sessions_held']:6d}  connect {r['connect_seconds']:5.1f}s  "
       f"p50/p99/max {lat[0]:7.1f}/{lat[1]:7.1f}/{lat[2]:7.1f} ms  deliveries/s {r['deliveries_per_second']:9.0f} "
-      f"({r['deliveries']}/{r['deliveries_expected']})  cpu/frame {cpu:5.1f} us  rss/session {rss:5.1f} KiB")
+      f"({r['deliveries']}/{r['deliveries_expected']})  cpu/frame {cpu:5.1f} us  rss/session {rss:5.1f} KiB  "
+      f"handshake p99/max {hs[1]:6.1f}/{hs[2]:6.1f} ms")
 PY
 }
 
 LIGHT=(--sessions "$SESSIONS" --connect-rate 2000 --senders 2 --send-rate 1 --duration 20)
 HEAVY=(--sessions "$SESSIONS" --connect-rate 2000 --senders 20 --send-rate 20 --duration 10)
 BURST=(--sessions 1000 --connect-rate 100000 --senders 1 --send-rate 1 --duration 2)
+BURST10K=(--sessions 10000 --connect-rate 100000 --senders 1 --send-rate 1 --duration 2)
 port=8100
 for server in socketio-node socketioxide ours; do
   port=$((port + 1))
   run "$server" "$port" socketio light "${LIGHT[@]}"
   run "$server" "$port" socketio heavy "${HEAVY[@]}"
   run "$server" "$port" socketio burst "${BURST[@]}"
+  run "$server" "$port" socketio burst10k "${BURST10K[@]}"
 done
 run ours 8092 plain light "${LIGHT[@]}"
 run ours 8092 plain heavy "${HEAVY[@]}"
 run ours 8092 plain burst "${BURST[@]}"
+run ours 8092 plain burst10k "${BURST10K[@]}"

@@ -225,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
         connect_failures: Stats::get(&stats.connect_failures),
         connect_seconds,
         connect_rate: joined as f64 / connect_seconds.max(0.001),
+        handshake_ms: stats.handshake_ms(),
         messages_sent: Stats::get(&stats.sent),
         deliveries_expected: expected(&stats),
         deliveries: delivered,

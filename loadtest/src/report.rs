@@ -20,6 +20,9 @@ pub struct Report {
     pub connect_failures: u64,
     pub connect_seconds: f64,
     pub connect_rate: f64,
+    /// (p50, p99, max) from a session's TCP connect to its WebSocket
+    /// upgrade's answer, in milliseconds (a SYN retry shows as ~1 s).
+    pub handshake_ms: Option<(f64, f64, f64)>,
     pub messages_sent: u64,
     pub deliveries_expected: u64,
     pub deliveries: u64,
@@ -62,6 +65,12 @@ impl Report {
                 "{:.1} s, {:.0} sessions/s",
                 self.connect_seconds, self.connect_rate
             ),
+        );
+        row(
+            "handshake p50 / p99 / max",
+            self.handshake_ms
+                .map(|(p50, p99, max)| format!("{p50:.2} / {p99:.2} / {max:.2} ms"))
+                .unwrap_or_else(|| "n/a".to_owned()),
         );
         row("messages sent", self.messages_sent.to_string());
         row(

@@ -23,14 +23,17 @@ pub struct Stats {
     /// Set when the run ends: sessions close without counting as dropped.
     pub finished: AtomicBool,
     latency_micros: Mutex<Option<Histogram<u64>>>,
+    /// From the TCP connect to the WebSocket upgrade's answer.
+    handshake_micros: Mutex<Option<Histogram<u64>>>,
     first_errors: Mutex<Vec<String>>,
 }
 
 impl Stats {
     pub fn new() -> Stats {
-        let histogram = Histogram::new_with_bounds(1, 60_000_000, 3).ok();
+        let histogram = || Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).ok());
         Stats {
-            latency_micros: Mutex::new(histogram),
+            latency_micros: histogram(),
+            handshake_micros: histogram(),
             ..Stats::default()
         }
     }
@@ -47,11 +50,12 @@ impl Stats {
     pub fn delivered(&self, sent_nanos: u64) {
         Stats::count(&self.deliveries);
         let micros = now_nanos().saturating_sub(sent_nanos) / 1_000;
-        if let Ok(mut histogram) = self.latency_micros.lock() {
-            if let Some(histogram) = histogram.as_mut() {
-                let _ = histogram.record(micros.max(1));
-            }
-        }
+        record(&self.latency_micros, micros);
+    }
+
+    /// Records how long one session's connect and upgrade took.
+    pub fn handshake(&self, took: std::time::Duration) {
+        record(&self.handshake_micros, took.as_micros() as u64);
     }
 
     pub fn error(&self, text: &str) {
@@ -69,7 +73,26 @@ impl Stats {
 
     /// (p50, p99, max) fan-out latency in milliseconds.
     pub fn latency_ms(&self) -> Option<(f64, f64, f64)> {
-        let histogram = self.latency_micros.lock().ok()?;
+        percentiles_ms(&self.latency_micros)
+    }
+
+    /// (p50, p99, max) of connect + upgrade in milliseconds.
+    pub fn handshake_ms(&self) -> Option<(f64, f64, f64)> {
+        percentiles_ms(&self.handshake_micros)
+    }
+}
+
+fn record(histogram: &Mutex<Option<Histogram<u64>>>, micros: u64) {
+    if let Ok(mut histogram) = histogram.lock() {
+        if let Some(histogram) = histogram.as_mut() {
+            let _ = histogram.record(micros.max(1));
+        }
+    }
+}
+
+fn percentiles_ms(histogram: &Mutex<Option<Histogram<u64>>>) -> Option<(f64, f64, f64)> {
+    {
+        let histogram = histogram.lock().ok()?;
         let histogram = histogram.as_ref()?;
         if histogram.is_empty() {
             return None;

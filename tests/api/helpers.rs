@@ -331,6 +331,12 @@ pub struct WsClient {
 }
 
 impl WsClient {
+    pub fn from_stream(
+        stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    ) -> WsClient {
+        WsClient { stream }
+    }
+
     /// Opens `path` on the server at `address` (`http://host:port`), with
     /// the cookies of `jar` if any.
     pub async fn connect(address: &str, path: &str, jar: Option<&reqwest::cookie::Jar>) -> WsClient {
