@@ -49,6 +49,9 @@ pub enum LinkEvent {
     Linked(MultiplexedConnection),
     /// The writer lost Redis; what it holds is sent when Redis is back.
     Unlinked,
+    /// Why Redis cannot be reached now (a refused password, a refused
+    /// connection), for `/health`; said again only when it changes.
+    Problem(String),
     /// Where each stream stood when the reader first reached Redis.
     Heads(Vec<String>),
     /// Entries read, in each stream's order.
@@ -113,6 +116,7 @@ async fn write(
     let mut queue: VecDeque<Outgoing> = VecDeque::new();
     let mut backoff = Duration::from_millis(100);
     let mut was_down = false;
+    let mut last_problem: Option<String> = None;
     loop {
         match client
             .get_multiplexed_async_connection_with_config(&config(TIMEOUT))
@@ -120,6 +124,7 @@ async fn write(
         {
             Ok(mut connection) => {
                 backoff = Duration::from_millis(100);
+                last_problem = None;
                 if was_down {
                     log::info!("cluster: Redis is back");
                 }
@@ -157,8 +162,15 @@ async fn write(
                 }
             }
             Err(error) => {
-                if !was_down {
-                    log::warn!("cluster: cannot reach Redis ({error}); retrying");
+                let problem = describe(&error);
+                if last_problem.as_deref() != Some(problem.as_str()) {
+                    if error.kind() == redis::ErrorKind::AuthenticationFailed {
+                        log::error!("cluster: {problem}; retrying");
+                    } else {
+                        log::warn!("cluster: {problem}; retrying");
+                    }
+                    owner.do_send(LinkEvent::Problem(problem.clone()));
+                    last_problem = Some(problem);
                 }
             }
         }
@@ -293,5 +305,17 @@ async fn follow(
         if !entries.is_empty() {
             owner.do_send(LinkEvent::Entries(entries));
         }
+    }
+}
+
+/// What a failed connection means, for a person reading the log or
+/// `/health`.
+fn describe(error: &redis::RedisError) -> String {
+    match error.kind() {
+        redis::ErrorKind::AuthenticationFailed => format!(
+            "Redis refused the credentials in REDIS_URL ({error}): check the password \
+             (redis://:PASSWORD@host:port, or redis://USER:PASSWORD@host:port with ACL users)"
+        ),
+        _ => format!("cannot reach Redis ({error})"),
     }
 }

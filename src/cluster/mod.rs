@@ -13,6 +13,8 @@ use redis::aio::MultiplexedConnection;
 pub struct ClusterLink {
     prefix: String,
     connection: Mutex<Option<MultiplexedConnection>>,
+    /// Why Redis cannot be reached, while it cannot.
+    problem: Mutex<Option<String>>,
 }
 
 impl ClusterLink {
@@ -21,6 +23,7 @@ impl ClusterLink {
         ClusterLink {
             prefix,
             connection: Mutex::new(None),
+            problem: Mutex::new(None),
         }
     }
 
@@ -46,6 +49,24 @@ impl ClusterLink {
 
     /// The bus linked (`Some`) or lost the link (`None`).
     pub fn set(&self, connection: Option<MultiplexedConnection>) {
+        if connection.is_some() {
+            self.set_problem(None);
+        }
         *self.connection.lock().unwrap_or_else(PoisonError::into_inner) = connection;
+    }
+
+    /// Why Redis cannot be reached, while it cannot (for `/health`).
+    pub fn problem(&self) -> Option<String> {
+        if self.linked() {
+            return None;
+        }
+        self.problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_problem(&self, problem: Option<String>) {
+        *self.problem.lock().unwrap_or_else(PoisonError::into_inner) = problem;
     }
 }

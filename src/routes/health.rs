@@ -20,6 +20,9 @@ pub struct Health {
     /// the instance serves its own sessions alone (it reconnects by itself).
     #[schema(example = "connected")]
     redis: Option<&'static str>,
+    /// While Redis is unreachable: why (e.g. a refused password).
+    #[serde(rename = "redisProblem", skip_serializing_if = "Option::is_none")]
+    redis_problem: Option<String>,
 }
 
 /// Whether the server and its store answer (503 with the same details when
@@ -33,11 +36,13 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         .cluster
         .as_ref()
         .map(|link| if link.linked() { "connected" } else { "unreachable" });
+    let redis_problem = state.cluster.as_ref().and_then(|link| link.problem());
     match ask_store(&state.store, Ping {}).await {
         Ok(()) => HttpResponse::Ok().json(success(Health {
             store,
             reachable: true,
             redis,
+            redis_problem,
         })),
         Err(error) => {
             log::warn!("health check: store unreachable: {error}");
@@ -45,6 +50,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
                 store,
                 reachable: false,
                 redis,
+                redis_problem,
             };
             HttpResponse::ServiceUnavailable()
                 .json(ErrorResponse::new("the database is unavailable", &details))

@@ -55,7 +55,6 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &Settings) {
         .route("/socket.io/socket.io.js", web::get().to(socketio::client_bundle))
         .service(
             web::resource("/socket.io")
-                .app_data(web::PayloadConfig::new(settings.websocket.socketio_max_payload))
                 .route(web::get().to(socketio::get))
                 .route(web::post().to(socketio::post))
                 .route(web::method(actix_web::http::Method::OPTIONS).to(socketio::preflight)),

@@ -13,6 +13,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use actix_web_actors::ws::WsResponseBuilder;
 use serde::Deserialize;
 
+use super::body_deadline;
 use super::extractors::{ChatIdentity, Viewer};
 use super::security::{client_address, listed_foreign_origin};
 use super::ApiError;
@@ -113,7 +114,7 @@ pub async fn post(
     request: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<EngineQuery>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let Transport::Polling = query.transport()? else {
         return Err(ApiError::BadRequest("POST is for transport=polling".to_owned()));
@@ -122,12 +123,47 @@ pub async fn post(
         .sid
         .as_deref()
         .ok_or_else(|| ApiError::BadRequest("POST needs the session id (sid)".to_owned()))?;
+    // A forged sid, or a body announced too large, costs no body read.
     let session = find(&request, &state, sid)?;
+    let limit = state.settings.websocket.socketio_max_payload;
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > limit) {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "packets larger than maxPayload ({limit} bytes)"
+        )));
+    }
+    let body = read_body(body, limit).await?;
     let text = String::from_utf8(body.to_vec()).map_err(|_| {
         ApiError::BadRequest("packets must be UTF-8 text (binary is not supported)".to_owned())
     })?;
     session.send(ClientPackets(text)).await.map_err(gone)??;
     Ok(packets(&request, "ok".to_owned()))
+}
+
+/// A long-polling POST body: at most `limit` bytes (413, as socket.io's
+/// `maxHttpBufferSize`), arriving within the body deadline (408).
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| {
+            if body_deadline::timed_out(&error) {
+                ApiError::Timeout("the request body did not arrive in time".to_owned())
+            } else {
+                ApiError::BadRequest(format!("the request body could not be read: {error}"))
+            }
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "packets larger than maxPayload ({limit} bytes)"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `OPTIONS /socket.io/`: the CORS preflight of a page from a site listed

@@ -439,6 +439,10 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `ecommerce` on `port` (0: any free one) with this data.
     pub fn start(data_dir: &std::path::Path, uploads_dir: &std::path::Path, port: u16) -> ServerProcess {
         ServerProcess::start_with(data_dir, uploads_dir, port, &[])
@@ -517,6 +521,8 @@ pub const CLUSTER_SESSION_KEY: &str =
 pub struct RedisServer {
     pub port: u16,
     child: Option<std::process::Child>,
+    /// More `redis-server` arguments (e.g. `--requirepass`).
+    args: Vec<String>,
 }
 
 const REDIS_SERVER: &str = "redis-server";
@@ -525,6 +531,14 @@ impl RedisServer {
     /// Starts one, or says SKIPPED (`None`) when redis-server is not
     /// installed; in CI (`CI` set) a missing one fails the test.
     pub async fn start(test: &str) -> Option<RedisServer> {
+        let mut server = RedisServer::unstarted(test, &[])?;
+        server.restart().await;
+        Some(server)
+    }
+
+    /// One on a free port, with these arguments, not started yet (start it
+    /// with `restart`); `None` when SKIPPED as for `start`.
+    pub fn unstarted(test: &str, args: &[&str]) -> Option<RedisServer> {
         let installed = std::process::Command::new(REDIS_SERVER)
             .arg("--version")
             .output()
@@ -537,12 +551,11 @@ impl RedisServer {
             eprintln!("{test}: SKIPPED: redis-server not installed (apt-get install redis-server)");
             return None;
         }
-        let mut server = RedisServer {
+        Some(RedisServer {
             port: free_port(),
             child: None,
-        };
-        server.restart().await;
-        Some(server)
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+        })
     }
 
     pub fn url(&self) -> String {
@@ -564,6 +577,7 @@ impl RedisServer {
         let child = std::process::Command::new(REDIS_SERVER)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(&self.args)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server starts");

@@ -7,6 +7,7 @@ mod cluster;
 mod delivery;
 mod health;
 mod helpers;
+mod hostile;
 mod limits;
 mod openapi;
 mod operations;

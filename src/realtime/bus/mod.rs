@@ -52,6 +52,9 @@ use crate::store::{ForgetCachedListings, MongoStore, StoreEvent};
 const PENDING_MAX: usize = 10_000;
 /// Writers remembered for duplicate detection, at most.
 const WRITERS_MAX: usize = 10_000;
+/// Larger entries are not this server's (an event is a chat message or a
+/// product, both bounded far below): dropped unread.
+const MAX_ENTRY_BYTES: usize = 1 << 20;
 
 pub struct Bus {
     keys: Keys,
@@ -225,6 +228,14 @@ impl Bus {
             else {
                 continue;
             };
+            if entry.payload.len() > MAX_ENTRY_BYTES {
+                log::warn!(
+                    "cluster: ignoring entry {} of {} bytes (no instance writes more than {MAX_ENTRY_BYTES})",
+                    entry.id,
+                    entry.payload.len()
+                );
+                continue;
+            }
             let envelope: IncomingEnvelope = match serde_json::from_str(&entry.payload) {
                 Ok(envelope) => envelope,
                 Err(error) => {
@@ -427,6 +438,7 @@ impl Handler<LinkEvent> for Bus {
         match event {
             LinkEvent::Linked(connection) => self.linked(connection, ctx),
             LinkEvent::Unlinked => self.unlinked(ctx),
+            LinkEvent::Problem(problem) => self.link.set_problem(Some(problem)),
             LinkEvent::Heads(heads) => self.heads(heads),
             LinkEvent::Entries(entries) => self.read(entries, ctx),
         }
