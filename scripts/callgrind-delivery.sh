@@ -16,7 +16,7 @@ for side in old new; do
     for _ in $(seq 1 600); do curl -fs http://127.0.0.1:8085/health >/dev/null && break; sleep 0.2; done
     target/release/loadtest --url 127.0.0.1:8085 --protocol "${PROTOCOL:-plain}" --sessions 100 --connect-rate 50 --senders 1 --send-rate $rate --duration 10 2>/dev/null | grep -E "deliveries / expected|p50" > $OUT/$side-$rate.txt
     # valgrind's child is the server
-    kill -TERM $(pgrep -f "callgrind-out-file=$OUT/$side-$rate.out" | head -1); wait $pid 2>/dev/null
+    kill -TERM $(pgrep -f "callgrind-out-file=$OUT/$side-$rate.out" | head -1); wait $pid 2>/dev/null || true
     echo "$side $rate $(grep -h 'summary:' $OUT/$side-$rate.out) $(cat $OUT/$side-$rate.txt | tr '\n' ' ')"
   done
 done
