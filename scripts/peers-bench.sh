@@ -5,7 +5,8 @@
 # server, over plain /ws/chat too), 25 s heartbeats everywhere.
 #   scripts/peers-bench.sh [OUTPUT_DIR]      (default target/peers-bench)
 # SESSIONS (10000) overrides the session count; ROUNDS, LOADS and SERVERS
-# repeat and pick (see the end). Prints one line per run:
+# repeat and pick (see the end); OURS_BIN runs another build of this server.
+# Prints one line per run:
 # light (1 msg/s), heavy (20 msg/s offered), and bursts of 1,000 and
 # 10,000 connects at once (handshake p99 is the connect + upgrade time).
 set -euo pipefail
@@ -30,7 +31,7 @@ start() { # name port
   dir="$(mktemp -d)"
   case "$name" in
     ours) APP__WEBSOCKET__HEARTBEAT_INTERVAL_MS=25000 APP__WEBSOCKET__CLIENT_TIMEOUT_MS=45000 RUST_LOG=warn \
-            HOST=127.0.0.1 PORT=$port DATA_DIR="$dir/data" UPLOADS_DIR="$dir/uploads" exec target/release/ecommerce ;;
+            HOST=127.0.0.1 PORT=$port DATA_DIR="$dir/data" UPLOADS_DIR="$dir/uploads" exec "${OURS_BIN:-target/release/ecommerce}" ;;
     socketioxide) HOST=127.0.0.1 PORT=$port exec target/peers/sioxide/release/sio-rust-peer ;;
     socketio-node) HOST=127.0.0.1 PORT=$port exec node target/peers/node/server.js ;;
   esac >"$OUT/server-$name.log" 2>&1 &

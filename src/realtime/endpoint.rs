@@ -10,7 +10,7 @@ use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
-use super::outbound::Outbox;
+use super::outbound::Outbound;
 use super::reply::Outcome;
 
 /// How one client event is answered.
@@ -31,15 +31,23 @@ pub trait Endpoint: Unpin + 'static {
     type Resume: Send + 'static;
 
     /// The connection is up: `session` is where the room sends its frames.
-    fn open(&mut self, session: Outbox);
+    fn open(&mut self, session: Recipient<Outbound>);
 
     /// One client event. `session` makes the recipient of this connection's
     /// frames, if the event needs one.
-    fn on_event(&mut self, event: &str, data: &Value, session: impl FnOnce() -> Outbox)
-        -> Step<Self::Resume>;
+    fn on_event(
+        &mut self,
+        event: &str,
+        data: &Value,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<Self::Resume>;
 
     /// The work of a `Step::Wait` finished: how the event is answered now.
-    fn resume(&mut self, resume: Self::Resume, session: impl FnOnce() -> Outbox) -> Step<Self::Resume>;
+    fn resume(
+        &mut self,
+        resume: Self::Resume,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<Self::Resume>;
 
     /// The connection ended (or left the namespace).
     fn close(&mut self);

@@ -26,7 +26,7 @@ use super::room::{ChatRoom, Join, Leave};
 use crate::configuration::ChatSettings;
 use crate::domain::{Email, NewMessage, ValidationError};
 use crate::realtime::endpoint::{Endpoint, Step};
-use crate::realtime::outbound::{next_session_id, Outbox, SessionId};
+use crate::realtime::outbound::{next_session_id, Outbound, SessionId};
 use crate::realtime::reply::{Outcome, Refusal};
 use crate::store::{ask_store, FindUserByEmail, MongoStore, StoreError};
 
@@ -133,7 +133,7 @@ impl ChatClient {
     /// A logged-in user joins as their own e-mail only; a visitor with any
     /// valid e-mail (checked against the accounts), or as a reader when
     /// anonymous chat is off.
-    fn join(&mut self, data: &Value, session: impl FnOnce() -> Outbox) -> Step<ChatResume> {
+    fn join(&mut self, data: &Value, session: impl FnOnce() -> Recipient<Outbound>) -> Step<ChatResume> {
         match &self.joined {
             Some(Some(user)) => {
                 return Step::Done(Err(Refusal::new(format!(
@@ -196,7 +196,7 @@ impl ChatClient {
         user: Option<Email>,
         verified: bool,
         since: Option<String>,
-        session: impl FnOnce() -> Outbox,
+        session: impl FnOnce() -> Recipient<Outbound>,
     ) -> Step<ChatResume> {
         self.joined = Some(user.clone());
         let payload = json!({ "user": user });
@@ -300,9 +300,14 @@ impl Endpoint for ChatClient {
     type Resume = ChatResume;
 
     /// Nothing until `join`.
-    fn open(&mut self, _: Outbox) {}
+    fn open(&mut self, _: Recipient<Outbound>) {}
 
-    fn on_event(&mut self, event: &str, data: &Value, session: impl FnOnce() -> Outbox) -> Step<ChatResume> {
+    fn on_event(
+        &mut self,
+        event: &str,
+        data: &Value,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<ChatResume> {
         match event {
             "join" => self.join(data, session),
             "message" => self.post(data),
@@ -315,7 +320,11 @@ impl Endpoint for ChatClient {
 
     /// A visitor's join once the store has answered, or a message once the
     /// cluster has counted it.
-    fn resume(&mut self, resume: ChatResume, session: impl FnOnce() -> Outbox) -> Step<ChatResume> {
+    fn resume(
+        &mut self,
+        resume: ChatResume,
+        session: impl FnOnce() -> Recipient<Outbound>,
+    ) -> Step<ChatResume> {
         let lookup = match resume {
             ChatResume::Lookup(lookup) => lookup,
             ChatResume::Counted(CountedPost {

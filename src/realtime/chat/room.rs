@@ -42,7 +42,7 @@ use crate::domain::{ChatMessage, Email, Id};
 use crate::realtime::events::{
     ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence, Stamped, StreamHead,
 };
-use crate::realtime::outbound::{offer, offer_all, Outbox, SessionId};
+use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
 use crate::realtime::stream::{CanResume, LocalClock, Offset};
 use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage};
@@ -74,7 +74,7 @@ struct Member {
     user: Option<Email>,
     /// Logged in as `user`.
     verified: bool,
-    session: Outbox,
+    session: Recipient<Outbound>,
 }
 
 /// The room's mailbox is not capped. Sessions post with `send`, and once a
@@ -92,7 +92,7 @@ pub struct Join {
     pub user: Option<Email>,
     /// The session is logged in as `user`.
     pub verified: bool,
-    pub session: Outbox,
+    pub session: Recipient<Outbound>,
     /// The offset of the last message the session saw: it resumes from
     /// there (missed messages, then `recovered`) instead of `history`.
     pub since: Option<String>,

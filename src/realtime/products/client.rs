@@ -15,7 +15,7 @@ use super::feed::{ProductFeed, Subscribe, Unsubscribe, WatchCart};
 use crate::auth::{authorize_cart, may_write_products, Accounts};
 use crate::domain::{parse_id, Id, NewProduct, User, ValidationError};
 use crate::realtime::endpoint::{Endpoint, Step};
-use crate::realtime::outbound::{next_session_id, Outbox, SessionId};
+use crate::realtime::outbound::{next_session_id, Outbound, SessionId};
 use crate::realtime::reply::{Outcome, Refusal};
 use crate::store::{ask_store, CreateProduct, DeleteProduct, MongoStore};
 
@@ -82,7 +82,7 @@ impl Endpoint for ProductClient {
     type Resume = Done;
 
     /// Starts receiving the feed: the snapshot, then every change.
-    fn open(&mut self, session: Outbox) {
+    fn open(&mut self, session: Recipient<Outbound>) {
         self.shared.feed.do_send(Subscribe {
             id: self.id,
             session,
@@ -95,7 +95,7 @@ impl Endpoint for ProductClient {
         self.shared.feed.do_send(Unsubscribe { id: self.id });
     }
 
-    fn resume(&mut self, done: Done, _: impl FnOnce() -> Outbox) -> Step<Done> {
+    fn resume(&mut self, done: Done, _: impl FnOnce() -> Recipient<Outbound>) -> Step<Done> {
         if done.watching.is_some() {
             self.watching = done.watching;
         }
@@ -104,7 +104,7 @@ impl Endpoint for ProductClient {
 
     /// Writes wait for the store before the connection's next event runs;
     /// their success reaches every client through the feed.
-    fn on_event(&mut self, event: &str, data: &Value, _: impl FnOnce() -> Outbox) -> Step<Done> {
+    fn on_event(&mut self, event: &str, data: &Value, _: impl FnOnce() -> Recipient<Outbound>) -> Step<Done> {
         match event {
             "product:create" | "product:delete" => {
                 if let Err(refusal) = may_write_products(&self.shared.accounts, self.viewer.as_ref()) {

@@ -32,7 +32,7 @@ use super::NAMESPACE;
 use crate::configuration::DeliverySettings;
 use crate::domain::Id;
 use crate::realtime::events::{ForgetSnapshot, Stamped, StreamHead};
-use crate::realtime::outbound::{offer, offer_all, Outbox, SessionId};
+use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
 use crate::realtime::stream::{CanResume, LocalClock, Offset, Recovered, StreamLog, Unrecoverable};
 use crate::store::{MongoStore, NewestProducts, StoreEvent};
@@ -48,15 +48,15 @@ pub struct ProductFeed {
     /// The newest product changes, for sessions that resume.
     log: StreamLog<LoggedChange>,
     /// Sessions that have their snapshot and receive every change.
-    live: HashMap<SessionId, Outbox>,
+    live: HashMap<SessionId, Recipient<Outbound>>,
     /// Sessions waiting for the snapshot being read.
-    waiting: Vec<(SessionId, Outbox)>,
+    waiting: Vec<(SessionId, Recipient<Outbound>)>,
     /// The catch-up a new session needs: snapshot, then changes since.
     catch_up: Option<Vec<Frame>>,
     /// Changes seen while a snapshot read is in flight; `None` when idle.
     changes_during_read: Option<Vec<Frame>>,
     /// Socket.IO sessions on the default namespace (`update_products`).
-    update_listeners: HashMap<SessionId, Outbox>,
+    update_listeners: HashMap<SessionId, Recipient<Outbound>>,
     carts: CartStreams,
 }
 
@@ -82,7 +82,7 @@ pub struct WatchCart {
 #[rtype(result = "()")]
 pub struct Subscribe {
     pub id: SessionId,
-    pub session: Outbox,
+    pub session: Recipient<Outbound>,
     pub since: Option<String>,
 }
 
@@ -92,7 +92,7 @@ pub struct Subscribe {
 #[rtype(result = "()")]
 pub struct SubscribeUpdates {
     pub id: SessionId,
-    pub session: Outbox,
+    pub session: Recipient<Outbound>,
     pub since: Option<String>,
 }
 
@@ -165,7 +165,7 @@ impl ProductFeed {
     }
 
     /// Hands a session its catch-up frames and makes it live.
-    fn admit(&mut self, id: SessionId, session: Outbox, frames: Vec<Frame>) {
+    fn admit(&mut self, id: SessionId, session: Recipient<Outbound>, frames: Vec<Frame>) {
         if offer_all(&session, frames) {
             self.live.insert(id, session);
         }
@@ -234,7 +234,13 @@ impl ProductFeed {
 
     /// Sends the snapshot (and changes since) to a session, reading it if
     /// it is not cached; `before`: frames that go first.
-    fn send_snapshot(&mut self, id: SessionId, session: Outbox, before: Vec<Frame>, ctx: &mut Context<Self>) {
+    fn send_snapshot(
+        &mut self,
+        id: SessionId,
+        session: Recipient<Outbound>,
+        before: Vec<Frame>,
+        ctx: &mut Context<Self>,
+    ) {
         match self.catch_up.clone() {
             Some(frames) => self.admit(id, session, before.into_iter().chain(frames).collect()),
             None => {

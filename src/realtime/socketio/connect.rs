@@ -77,7 +77,7 @@ impl<W: Wire> SocketIoSession<W> {
                 // mailbox, after this).
                 let pid = self.namespaces.pid(namespace).unwrap_or_default().to_owned();
                 self.send_text(packet::connected(namespace, &random_id(), &pid), ctx);
-                let session = self.outbox.clone();
+                let session = ctx.address().recipient();
                 self.namespaces.open(namespace, &self.deps.rooms, session, None);
                 self.park(namespace);
             }
@@ -103,7 +103,7 @@ impl<W: Wire> SocketIoSession<W> {
             return self.connect_fresh(namespace, ctx);
         }
         self.send_text(packet::connected(namespace, &random_id(), &pid), ctx);
-        let session = self.outbox.clone();
+        let session = ctx.address().recipient();
         match namespace {
             "/products" => {
                 self.namespaces.resume_products(offset);

@@ -66,8 +66,8 @@ impl Wire for Direct {
     }
 
     fn started(session: &mut SocketIoSession<Self>, ctx: &mut Self::Context) {
-        // The frames of the rooms come through the session's outbox; the
-        // mailbox carries the rest (answers of finished work).
+        // The mailbox is the outbound queue, as on the plain sockets: a
+        // room that finds it full closes the session (`outbound::offer`).
         ctx.set_mailbox_capacity(session.deps.settings.websocket.outbound_queue);
         let open = session.open_packet(false);
         session.send_text(open, ctx);

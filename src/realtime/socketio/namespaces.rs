@@ -10,12 +10,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use actix::prelude::*;
+
 use super::recovery::Parked;
 use crate::domain::{Email, User};
 use crate::realtime::chat::client::ChatShared;
 use crate::realtime::chat::ChatClient;
 use crate::realtime::endpoint::Endpoint;
-use crate::realtime::outbound::{next_session_id, Outbox, SessionId};
+use crate::realtime::outbound::{next_session_id, Outbound, SessionId};
 use crate::realtime::products::client::ProductShared;
 use crate::realtime::products::feed::{SubscribeUpdates, Unsubscribe};
 use crate::realtime::products::ProductClient;
@@ -141,7 +143,13 @@ impl Namespaces {
     /// snapshot and events follow the CONNECT answer.
     /// `since`: where a recovered `/` resumes (`/products` resumes with
     /// `resume_products`, `/chat` at its join).
-    pub fn open(&mut self, namespace: &str, rooms: &Rooms, session: Outbox, since: Option<String>) {
+    pub fn open(
+        &mut self,
+        namespace: &str,
+        rooms: &Rooms,
+        session: Recipient<Outbound>,
+        since: Option<String>,
+    ) {
         match namespace {
             "/" => {
                 if let Some(id) = self.root {

@@ -9,7 +9,6 @@
 //! their Socket.IO encoding, made once per broadcast. Rate limits, the
 //! outbound bound and the session limits are the plain sockets'.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ use crate::realtime::engine::transport::Sent;
 use crate::realtime::engine::{Engine, EngineError, EngineSessions, Heartbeat};
 use crate::realtime::limits::SessionSlot;
 use crate::realtime::ordered::InOrder;
-use crate::realtime::outbound::{Drained, Outbound, Outbox, OutboxReader, Ready};
+use crate::realtime::outbound::Outbound;
 use crate::realtime::reply::{Outcome, Refusal};
 use crate::realtime::session::{RateDecision, RateLimiter, SessionContext};
 
@@ -59,6 +58,7 @@ pub struct SocketIoDeps {
 pub trait Wire: Unpin + Sized + 'static {
     type Context: ActorContext
         + AsyncContext<SocketIoSession<Self>>
+        + ToEnvelope<SocketIoSession<Self>, Outbound>
         + ToEnvelope<SocketIoSession<Self>, Continue<SocketIoSession<Self>>>;
 
     /// The Engine.IO session id.
@@ -89,11 +89,6 @@ pub struct SocketIoSession<W: Wire> {
     pub(super) namespaces: Namespaces,
     /// Packets are handled strictly in arrival order.
     pub(super) order: InOrder<Packet>,
-    /// What the rooms send this session, and its reading end.
-    pub(super) outbox: Outbox,
-    reader: OutboxReader,
-    /// A buffer the outbox is drained into (kept: draining allocates nothing).
-    drained: VecDeque<Outbound>,
     limiter: RateLimiter,
     close_reason: CloseReason,
     _slot: SessionSlot,
@@ -108,7 +103,6 @@ impl<W: Wire> SocketIoSession<W> {
     ) -> Self {
         let settings = &deps.settings.websocket;
         let limiter = RateLimiter::new(settings.rate_per_second, settings.rate_burst);
-        let (outbox, reader) = Outbox::new(settings.outbound_queue);
         SocketIoSession {
             deps,
             identity,
@@ -116,9 +110,6 @@ impl<W: Wire> SocketIoSession<W> {
             heartbeat: Heartbeat::default(),
             namespaces: Namespaces::default(),
             order: InOrder::default(),
-            outbox,
-            reader,
-            drained: VecDeque::new(),
             limiter,
             close_reason: CloseReason::Client,
             _slot: slot,
@@ -294,8 +285,7 @@ impl<W: Wire> SocketIoSession<W> {
             let refusal = Refusal::new(format!("connect to {namespace} first"));
             return self.answer(&namespace, ack, Err(refusal), ctx);
         };
-        let outbox = &self.outbox;
-        let step = endpoint.on_event(name, data, || outbox.clone());
+        let step = endpoint.on_event(name, data, || ctx.address().recipient());
         self.step(endpoint_of, namespace, ack, step, ctx);
     }
 
@@ -321,8 +311,7 @@ impl<W: Wire> SocketIoSession<W> {
                 detach(work, ctx.address(), move |session: &mut Self, ctx, resume| {
                     session.order.finish();
                     if let Some(endpoint) = endpoint_of(&mut session.namespaces) {
-                        let outbox = &session.outbox;
-                        let step = endpoint.resume(resume, || outbox.clone());
+                        let step = endpoint.resume(resume, || ctx.address().recipient());
                         session.step(endpoint_of, namespace, ack, step, ctx);
                     }
                     session.run_waiting(ctx);
@@ -331,9 +320,7 @@ impl<W: Wire> SocketIoSession<W> {
         }
     }
 
-    /// Answers an event, after the frames it caused (already queued).
     fn answer(&mut self, namespace: &str, ack: Option<u64>, outcome: Outcome, ctx: &mut W::Context) {
-        self.write_queued(ctx);
         if let Err(refusal) = &outcome {
             if refusal.is_unknown_event() {
                 // As socket.io does: an event nobody listens to is ignored.
@@ -353,7 +340,6 @@ impl<W: Wire> Actor for SocketIoSession<W> {
     fn started(&mut self, ctx: &mut W::Context) {
         self.deps.context.metrics.sessions.inc();
         W::started(self, ctx);
-        ctx.add_stream(self.reader.ready());
         ctx.run_interval(
             self.deps.settings.websocket.heartbeat_interval(),
             |session, ctx| session.heartbeat(ctx),
@@ -376,7 +362,6 @@ impl<W: Wire> Actor for SocketIoSession<W> {
             self.park(namespace);
         }
         self.namespaces.close_all(&self.deps.rooms);
-        self.reader.close();
         W::stopped(self);
     }
 }
@@ -389,28 +374,10 @@ impl<W: Wire> Handler<Continue<SocketIoSession<W>>> for SocketIoSession<W> {
     }
 }
 
-impl<W: Wire> StreamHandler<Ready> for SocketIoSession<W> {
-    fn handle(&mut self, _: Ready, ctx: &mut W::Context) {
-        self.write_queued(ctx);
-    }
+impl<W: Wire> Handler<Outbound> for SocketIoSession<W> {
+    type Result = ();
 
-    /// The outbox ends only when the session does.
-    fn finished(&mut self, _: &mut W::Context) {}
-}
-
-impl<W: Wire> SocketIoSession<W> {
-    /// Writes what the rooms queued, in their Socket.IO encoding (made once
-    /// per broadcast); closes a client that fell behind.
-    pub(super) fn write_queued(&mut self, ctx: &mut W::Context) {
-        if self.reader.drain(&mut self.drained) == Drained::TooSlow {
-            return self.close(CloseReason::SlowConsumer, ctx);
-        }
-        while let Some(item) = self.drained.pop_front() {
-            self.deliver(item, ctx);
-        }
-    }
-
-    fn deliver(&mut self, item: Outbound, ctx: &mut W::Context) {
+    fn handle(&mut self, item: Outbound, ctx: &mut W::Context) {
         match item {
             Outbound::Frame(frame) => {
                 if let Some(offset) = frame.offset().filter(|_| frame.is_state_event()) {
@@ -424,6 +391,7 @@ impl<W: Wire> SocketIoSession<W> {
                     .send_all(frames.iter().map(|frame| frame.socketio_packet()), ctx);
                 self.sent(sent, ctx);
             }
+            Outbound::CloseTooSlow => self.close(CloseReason::SlowConsumer, ctx),
         }
     }
 }

@@ -49,7 +49,7 @@ impl Connection {
         }
     }
 
-    /// Bounds the mailbox, starts heartbeats (a ping every
+    /// Sets the outbound queue bound, starts heartbeats (a ping every
     /// interval; a client silent for longer than the timeout is dropped)
     /// and closes the session with 1001 when the server shuts down.
     pub fn start<A>(&self, ctx: &mut WebsocketContext<A>)
@@ -86,7 +86,8 @@ impl Connection {
         self.context.metrics.closed(self.close_reason);
     }
 
-    /// Writes an outbound item to the client.
+    /// Writes an outbound item to the client, or closes a client that fell
+    /// behind its queue.
     pub fn deliver<A>(&mut self, item: Outbound, ctx: &mut WebsocketContext<A>)
     where
         A: Actor<Context = WebsocketContext<A>>,
@@ -102,20 +103,15 @@ impl Connection {
                     ctx.text(frame.text().clone());
                 }
             }
+            Outbound::CloseTooSlow => {
+                self.close_reason = MetricCloseReason::SlowConsumer;
+                ctx.close(Some(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("client too slow: outbound queue full".to_owned()),
+                }));
+                ctx.stop();
+            }
         }
-    }
-
-    /// Closes a client that fell behind its queue (1008).
-    pub fn close_too_slow<A>(&mut self, ctx: &mut WebsocketContext<A>)
-    where
-        A: Actor<Context = WebsocketContext<A>>,
-    {
-        self.close_reason = MetricCloseReason::SlowConsumer;
-        ctx.close(Some(CloseReason {
-            code: CloseCode::Policy,
-            description: Some("client too slow: outbound queue full".to_owned()),
-        }));
-        ctx.stop();
     }
 
     /// Handles control frames, errors and limits; hands text on.

@@ -5,8 +5,6 @@
 //! session stays open; successes show in the room's broadcasts. The
 //! connection mechanics (heartbeats, limits, close) are `Connection`'s.
 
-use std::collections::VecDeque;
-
 use actix::prelude::*;
 use actix_web_actors::ws::{self, WebsocketContext};
 use bytestring::ByteString;
@@ -17,7 +15,7 @@ use crate::realtime::chat::ChatClient;
 use crate::realtime::endpoint::{detach, Continue, Endpoint, Step};
 use crate::realtime::limits::SessionSlot;
 use crate::realtime::ordered::InOrder;
-use crate::realtime::outbound::{Drained, Outbound, Outbox, OutboxReader, Ready};
+use crate::realtime::outbound::Outbound;
 use crate::realtime::products::ProductClient;
 use crate::realtime::protocol::ClientEvent;
 use crate::realtime::reply::Outcome;
@@ -27,12 +25,6 @@ pub struct WsSession<E: Endpoint> {
     connection: Connection,
     endpoint: E,
     order: InOrder<ClientEvent>,
-    /// What the rooms send this session, and its reading end.
-    outbox: Outbox,
-    reader: OutboxReader,
-    /// A buffer the outbox is drained into (kept, so draining allocates
-    /// nothing).
-    drained: VecDeque<Outbound>,
 }
 
 /// A `/ws/chat` connection.
@@ -47,32 +39,11 @@ impl<E: Endpoint> WsSession<E> {
         context: SessionContext,
         slot: SessionSlot,
     ) -> Self {
-        let (outbox, reader) = Outbox::new(settings.outbound_queue);
         WsSession {
             connection: Connection::new(settings, context, slot),
             endpoint,
             order: InOrder::default(),
-            outbox,
-            reader,
-            drained: VecDeque::new(),
         }
-    }
-
-    /// Writes what the rooms queued, in order; closes a client that fell
-    /// behind.
-    fn write_queued(&mut self, ctx: &mut WebsocketContext<Self>) {
-        if self.reader.drain(&mut self.drained) == Drained::TooSlow {
-            return self.connection.close_too_slow(ctx);
-        }
-        while let Some(item) = self.drained.pop_front() {
-            self.connection.deliver(item, ctx);
-        }
-    }
-
-    /// Answers an event, after the frames it caused (already queued).
-    fn answer(&mut self, outcome: Outcome, ctx: &mut WebsocketContext<Self>) {
-        self.write_queued(ctx);
-        answer(outcome, ctx);
     }
 
     fn arrive(&mut self, text: &ByteString, ctx: &mut WebsocketContext<Self>) {
@@ -88,26 +59,22 @@ impl<E: Endpoint> WsSession<E> {
     }
 
     fn run(&mut self, event: ClientEvent, ctx: &mut WebsocketContext<Self>) {
-        let outbox = &self.outbox;
         let step = self
             .endpoint
-            .on_event(&event.event, &event.data, || outbox.clone());
+            .on_event(&event.event, &event.data, || ctx.address().recipient());
         self.step(step, ctx);
     }
 
     /// Answers an event now, or once its work is done.
     fn step(&mut self, step: Step<E::Resume>, ctx: &mut WebsocketContext<Self>) {
         match step {
-            Step::Done(outcome) => self.answer(outcome, ctx),
-            Step::Answer(work) => detach(work, ctx.address(), |session: &mut Self, ctx, outcome| {
-                session.answer(outcome, ctx)
-            }),
+            Step::Done(outcome) => answer(outcome, ctx),
+            Step::Answer(work) => detach(work, ctx.address(), |_, ctx, outcome| answer(outcome, ctx)),
             Step::Wait(work) => {
                 self.order.hold();
                 detach(work, ctx.address(), |session: &mut Self, ctx, resume| {
                     session.order.finish();
-                    let outbox = &session.outbox;
-                    let step = session.endpoint.resume(resume, || outbox.clone());
+                    let step = session.endpoint.resume(resume, || ctx.address().recipient());
                     session.step(step, ctx);
                     session.run_waiting(ctx);
                 });
@@ -145,12 +112,10 @@ impl<E: Endpoint> Actor for WsSession<E> {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.connection.start(ctx);
-        ctx.add_stream(self.reader.ready());
-        self.endpoint.open(self.outbox.clone());
+        self.endpoint.open(ctx.address().recipient());
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.reader.close();
         self.connection.stopped();
         self.endpoint.close();
     }
@@ -164,13 +129,12 @@ impl<E: Endpoint> Handler<Continue<WsSession<E>>> for WsSession<E> {
     }
 }
 
-impl<E: Endpoint> StreamHandler<Ready> for WsSession<E> {
-    fn handle(&mut self, _: Ready, ctx: &mut Self::Context) {
-        self.write_queued(ctx);
-    }
+impl<E: Endpoint> Handler<Outbound> for WsSession<E> {
+    type Result = ();
 
-    /// The outbox ends only when the session does.
-    fn finished(&mut self, _: &mut Self::Context) {}
+    fn handle(&mut self, item: Outbound, ctx: &mut Self::Context) {
+        self.connection.deliver(item, ctx);
+    }
 }
 
 impl<E: Endpoint> StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession<E> {
