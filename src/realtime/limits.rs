@@ -108,6 +108,19 @@ pub enum AddressKey {
     V6Prefix(u64),
 }
 
+/// As an address (`203.0.113.7`) or a prefix (`2001:db8:1:2::/64`), for
+/// logs and the keys the cluster counts under.
+impl std::fmt::Display for AddressKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddressKey::V4(address) => write!(f, "{}", std::net::Ipv4Addr::from(*address)),
+            AddressKey::V6Prefix(prefix) => {
+                write!(f, "{}/64", std::net::Ipv6Addr::from(u128::from(*prefix) << 64))
+            }
+        }
+    }
+}
+
 impl AddressKey {
     /// The key of a client address, or none for an address not counted
     /// (loopback, unless `limit_loopback`).
@@ -214,5 +227,7 @@ mod tests {
         assert_eq!(AddressKey::of("127.0.0.1".parse().unwrap(), false), None);
         assert_eq!(AddressKey::of("::1".parse().unwrap(), false), None);
         assert!(AddressKey::of("127.0.0.1".parse().unwrap(), true).is_some());
+        assert_eq!(AddressKey::of(a, false).unwrap().to_string(), "2001:db8:1:2::/64");
+        assert_eq!(AddressKey::of(v4, false).unwrap().to_string(), "203.0.113.7");
     }
 }

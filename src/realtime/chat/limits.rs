@@ -131,7 +131,7 @@ impl ChatLimits {
         };
         let address_key = self
             .address_key(&Poster { user: &user, address })
-            .map(|key| format!("{key:?}"));
+            .map(|key| key.to_string());
         let mut allowances = vec![Allowance {
             kind: "chat-user",
             key: user.as_str(),
