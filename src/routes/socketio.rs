@@ -18,7 +18,6 @@ use super::extractors::{ChatIdentity, Viewer};
 use super::security::{client_address, listed_foreign_origin};
 use super::ApiError;
 use crate::realtime::engine::packet as engine_packet;
-use crate::realtime::engine::registry::Found;
 use crate::realtime::engine::{ClientPackets, EngineSocket, Poll};
 use crate::realtime::socketio::{PollingSession, SocketIoDeps, SocketIoIdentity, WebSocketSession};
 use crate::state::{AppState, Endpoints};
@@ -224,7 +223,7 @@ fn find(request: &HttpRequest, state: &AppState, sid: &str) -> Result<Addr<Polli
         let session = PollingSession::polling(sid, deps(request)?, identity, slot);
         Ok::<_, ApiError>(session.start())
     })?;
-    found.map(Found::session).ok_or_else(|| {
+    found.ok_or_else(|| {
         ApiError::BadRequest(
             "unknown session id: it closed, never existed, or was not used within the handshake grace; connect again"
                 .to_owned(),

@@ -37,21 +37,6 @@ struct Pending<P> {
     _slot: SessionSlot,
 }
 
-/// What a request that names a sid finds.
-pub enum Found<A: Actor> {
-    Live(Addr<A>),
-    /// The first request after the handshake: the session was just started.
-    Started(Addr<A>),
-}
-
-impl<A: Actor> Found<A> {
-    pub fn session(self) -> Addr<A> {
-        match self {
-            Found::Live(session) | Found::Started(session) => session,
-        }
-    }
-}
-
 impl<A: Actor, P> EngineSessions<A, P> {
     pub fn new(grace: Duration) -> Self {
         EngineSessions {
@@ -84,11 +69,11 @@ impl<A: Actor, P> EngineSessions<A, P> {
         &self,
         sid: &str,
         start: impl FnOnce(String, P) -> Result<Addr<A>, E>,
-    ) -> Result<Option<Found<A>>, E> {
+    ) -> Result<Option<Addr<A>>, E> {
         let mut inner = self.lock();
         inner.forget_expired();
         if let Some(session) = inner.live.get(sid) {
-            return Ok(Some(Found::Live(session.clone())));
+            return Ok(Some(session.clone()));
         }
         let Some(pending) = inner.pending.remove(sid) else {
             return Ok(None);
@@ -97,7 +82,7 @@ impl<A: Actor, P> EngineSessions<A, P> {
         // finds this session, not a second one.
         let session = start(sid.to_owned(), pending.made_of)?;
         inner.live.insert(sid.to_owned(), session.clone());
-        Ok(Some(Found::Started(session)))
+        Ok(Some(session))
     }
 
     /// Forgets the handshakes whose grace is up (their places come back).
