@@ -637,3 +637,49 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// A raw Engine.IO WebSocket (Socket.IO spoken by hand).
+pub type EngineSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next Engine.IO packet, skipping the server's pings (which may come
+/// at any time); fails after 5 s.
+pub async fn next_packet(socket: &mut EngineSocket) -> String {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a packet within 5 s")
+            .expect("the socket is open")
+            .expect("a message");
+        if let Message::Text(text) = message {
+            if text != "2" {
+                return text.to_string();
+            }
+        }
+    }
+}
+
+/// The value of the metric line starting with `line_start` (name and
+/// labels, then a space) in `/metrics` of the server at `base`.
+pub async fn metric_at(http: &reqwest::Client, base: &str, line_start: &str) -> i64 {
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(line_start))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line_start} in\n{metrics}"))
+}
+
+impl TestApp {
+    /// A metric of this app (see `metric_at`).
+    pub async fn metric(&self, line_start: &str) -> i64 {
+        metric_at(&reqwest::Client::new(), &self.address, line_start).await
+    }
+}

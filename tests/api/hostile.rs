@@ -9,16 +9,20 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{json_of, RedisServer, ServerProcess, TestApp, WsClient, CLUSTER_SESSION_KEY};
+use crate::helpers::{
+    json_of, metric_at, RedisServer, ServerProcess, TestApp, WsClient, CLUSTER_SESSION_KEY,
+};
 
-fn polling_url(app: &TestApp, sid: &str) -> String {
-    app.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+/// The long-polling URL of session `sid` on the server at `base`.
+fn polling_url(base: &str, sid: &str) -> String {
+    format!("{base}/socket.io/?EIO=4&transport=polling&sid={sid}")
 }
 
-/// A started polling session (its handshake, then a CONNECT to `/chat`).
-async fn polling_session(app: &TestApp, http: &reqwest::Client) -> String {
+/// A started polling session on the server at `base` (its handshake, then
+/// a CONNECT to `/chat`): its sid.
+async fn polling_session(http: &reqwest::Client, base: &str) -> String {
     let body = http
-        .get(app.url("/socket.io/?EIO=4&transport=polling"))
+        .get(format!("{base}/socket.io/?EIO=4&transport=polling"))
         .send()
         .await
         .expect("handshake")
@@ -28,7 +32,7 @@ async fn polling_session(app: &TestApp, http: &reqwest::Client) -> String {
     let open: Value = serde_json::from_str(body.strip_prefix('0').expect("open packet")).expect("JSON");
     let sid = open["sid"].as_str().expect("sid").to_owned();
     let posted = http
-        .post(polling_url(app, &sid))
+        .post(polling_url(base, &sid))
         .body("40/chat,")
         .send()
         .await
@@ -37,14 +41,7 @@ async fn polling_session(app: &TestApp, http: &reqwest::Client) -> String {
     sid
 }
 
-async fn socketio_sessions(app: &TestApp) -> i64 {
-    let metrics = app.get("/metrics").await.text().await.expect("metrics");
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("ecommerce_ws_sessions{endpoint=\"socketio\"} "))
-        .and_then(|count| count.trim().parse().ok())
-        .expect("the socketio sessions gauge")
-}
+const SOCKETIO_SESSIONS: &str = "ecommerce_ws_sessions{endpoint=\"socketio\"} ";
 
 #[actix_web::test]
 async fn socket_io_polling_shrugs_off_forged_sids_poll_storms_and_bad_posts() {
@@ -58,11 +55,17 @@ async fn socket_io_polling_shrugs_off_forged_sids_poll_storms_and_bad_posts() {
     // Forged or unknown sids: a JSON 400, for polls, posts and upgrades.
     let long = "x".repeat(5000);
     for sid in ["", "nope", "../../etc/passwd", "%00%ff", long.as_str()] {
-        let (status, body) = json_of(http.get(polling_url(&app, sid)).send().await.expect("get")).await;
+        let (status, body) = json_of(
+            http.get(polling_url(&app.address, sid))
+                .send()
+                .await
+                .expect("get"),
+        )
+        .await;
         assert_eq!(status, 400, "{sid}: {body}");
         assert!(body["error"].as_str().is_some(), "{body}");
         let (status, _) = json_of(
-            http.post(polling_url(&app, sid))
+            http.post(polling_url(&app.address, sid))
                 .body("40")
                 .send()
                 .await
@@ -74,9 +77,9 @@ async fn socket_io_polling_shrugs_off_forged_sids_poll_storms_and_bad_posts() {
 
     // 50 polls at once for one session: one is served, the others are
     // refused (400) and the session is closed, as engine.io does.
-    let sid = polling_session(&app, &http).await;
+    let sid = polling_session(&http, &app.address).await;
     let storm = futures_util::future::join_all((0..50).map(|_| async {
-        http.get(polling_url(&app, &sid))
+        http.get(polling_url(&app.address, &sid))
             .send()
             .await
             .expect("poll")
@@ -95,7 +98,7 @@ async fn socket_io_polling_shrugs_off_forged_sids_poll_storms_and_bad_posts() {
     );
     let mut closed = false;
     for _ in 0..50 {
-        if socketio_sessions(&app).await == 0 {
+        if app.metric(SOCKETIO_SESSIONS).await == 0 {
             closed = true;
             break;
         }
@@ -105,16 +108,20 @@ async fn socket_io_polling_shrugs_off_forged_sids_poll_storms_and_bad_posts() {
 
     // A POST over maxPayload is refused before it is buffered; the session
     // carries on.
-    let sid = polling_session(&app, &http).await;
+    let sid = polling_session(&http, &app.address).await;
     let huge = format!("42/chat,[\"message\",{{\"message\":\"{}\"}}]", "y".repeat(20_000));
     let response = http
-        .post(polling_url(&app, &sid))
+        .post(polling_url(&app.address, &sid))
         .body(huge)
         .send()
         .await
         .expect("post");
     assert_eq!(response.status(), 413);
-    let poll = http.get(polling_url(&app, &sid)).send().await.expect("poll");
+    let poll = http
+        .get(polling_url(&app.address, &sid))
+        .send()
+        .await
+        .expect("poll");
     assert_eq!(poll.status(), 200, "the session lives on");
 
     // A POST whose body trickles in is cut off (408), holding nothing.
@@ -176,60 +183,26 @@ async fn abandoned_polling_sessions_expire_and_give_their_descriptors_back() {
         .build()
         .expect("client");
     let base = server.address.clone();
-    let open_one = |http: reqwest::Client| {
-        let base = base.clone();
-        async move {
-            let body = http
-                .get(format!("{base}/socket.io/?EIO=4&transport=polling"))
-                .send()
-                .await
-                .expect("handshake")
-                .text()
-                .await
-                .expect("body");
-            let open: Value = serde_json::from_str(body.strip_prefix('0').expect("open")).expect("JSON");
-            let sid = open["sid"].as_str().expect("sid").to_owned();
-            let url = format!("{base}/socket.io/?EIO=4&transport=polling&sid={sid}");
-            let posted = http.post(&url).body("40/chat,").send().await.expect("post");
-            assert_eq!(posted.status(), 200);
-            url
-        }
-    };
-    open_one(http.clone()).await;
+    polling_session(&http, &base).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (fds_before, rss_before) = (descriptors(), resident_kib());
-    let urls = futures_util::stream::iter(0..2000)
-        .map(|_| open_one(http.clone()))
+    let sids = futures_util::stream::iter(0..2000)
+        .map(|_| polling_session(&http, &base))
         .buffer_unordered(32)
         .collect::<Vec<String>>()
         .await;
     let rss_full = resident_kib();
     // Nobody polls: every session misses its pongs and is dropped.
-    let sessions = || async {
-        let metrics = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("ecommerce_ws_sessions{endpoint=\"socketio\"} "))
-            .and_then(|count| count.trim().parse::<i64>().ok())
-            .expect("gauge")
-    };
     let mut gone = false;
     for _ in 0..100 {
-        if sessions().await == 0 {
+        if metric_at(&http, &base, SOCKETIO_SESSIONS).await == 0 {
             gone = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(gone, "abandoned sessions expire within the ping timeout");
-    let (status, _) = json_of(http.get(&urls[0]).send().await.expect("poll")).await;
+    let (status, _) = json_of(http.get(polling_url(&base, &sids[0])).send().await.expect("poll")).await;
     assert_eq!(status, 400, "their sids are gone");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (fds_after, rss_after) = (descriptors(), resident_kib());

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{RedisServer, TestApp, WsClient};
+use crate::helpers::{next_packet, RedisServer, TestApp, WsClient};
 
 /// The proxy the tests stand behind: its X-Forwarded-For is believed.
 const PROXY: &str = "127.0.0.1";
@@ -47,15 +47,6 @@ impl TestApp {
             .and_then(|open| serde_json::from_str::<Value>(open).ok())
             .and_then(|open| open["sid"].as_str().map(str::to_owned));
         (status, sid)
-    }
-
-    async fn metric(&self, line_start: &str) -> i64 {
-        let metrics = self.get("/metrics").await.text().await.expect("metrics");
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(line_start))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {line_start} in\n{metrics}"))
     }
 }
 
@@ -382,21 +373,4 @@ async fn the_limit_per_person_holds_across_instances_over_redis() {
     // Each instance alone would have let 10 through (20 in all).
     assert_eq!(stored, 10, "the cluster's window allows 10");
     assert_eq!(stored_with_prefix(&apps[0], "roam").await, 10);
-}
-
-async fn next_packet(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-) -> String {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a packet within 5 s")
-            .expect("open")
-            .expect("a message");
-        if let Message::Text(text) = message {
-            if text != "2" {
-                return text.to_string();
-            }
-        }
-    }
 }

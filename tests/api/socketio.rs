@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{json_of, Browser, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{json_of, next_packet, Browser, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 fn client_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/socketio")
@@ -205,50 +205,34 @@ async fn a_direct_websocket_session_speaks_engine_io_and_socket_io() {
     let app = TestApp::spawn().await;
     let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", app.port);
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("connects");
-    let open = next_text(&mut socket).await;
+    let open = next_packet(&mut socket).await;
     assert!(
         open.starts_with("0{") && open.contains("\"upgrades\":[]"),
         "{open}"
     );
     socket.send(Message::text("40/chat,")).await.expect("send");
-    assert!(next_text(&mut socket).await.starts_with("40/chat,{\"sid\":"));
+    assert!(next_packet(&mut socket).await.starts_with("40/chat,{\"sid\":"));
     socket
         .send(Message::text(r#"42/chat,1["join",{"user":"raw@sio.test"}]"#))
         .await
         .expect("send");
     // The frames the join causes, then its ack (as socket.io handlers run).
-    assert!(next_text(&mut socket).await.starts_with(r#"42/chat,["history","#));
-    assert!(next_text(&mut socket)
+    assert!(next_packet(&mut socket)
+        .await
+        .starts_with(r#"42/chat,["history","#));
+    assert!(next_packet(&mut socket)
         .await
         .starts_with(r#"42/chat,["presence","#));
-    let ack = next_text(&mut socket).await;
+    let ack = next_packet(&mut socket).await;
     assert_eq!(
         ack,
         r#"43/chat,1[{"status":"success","payload":{"user":"raw@sio.test"}}]"#
     );
     socket.send(Message::text("40/nope,")).await.expect("send");
     assert_eq!(
-        next_text(&mut socket).await,
+        next_packet(&mut socket).await,
         r#"44/nope,{"message":"Invalid namespace"}"#
     );
-}
-
-async fn next_text(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-) -> String {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a packet within 5 s")
-            .expect("the socket is open")
-            .expect("a message");
-        if let Message::Text(text) = message {
-            // Engine.IO pings may come at any time.
-            if text != "2" {
-                return text.to_string();
-            }
-        }
-    }
 }
 
 /// Deterministic garbage: a small xorshift generator over a packet alphabet.
@@ -328,7 +312,7 @@ async fn hundreds_of_malformed_packets_get_an_error_or_a_close_never_a_crash() {
     let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", app.port);
     for _ in 0..200 {
         let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.expect("connects");
-        let _open = next_text(&mut socket).await;
+        let _open = next_packet(&mut socket).await;
         let packet = garbage(&mut seed);
         let _ = socket.send(Message::text(packet)).await;
         let _ = socket.close(None).await;
@@ -417,7 +401,7 @@ async fn a_websocket_client_that_stops_answering_pings_is_dropped_and_its_place_
     .await;
     let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", app.port);
     let (mut silent, _) = tokio_tungstenite::connect_async(&url).await.expect("connects");
-    assert!(next_text(&mut silent).await.starts_with("0{"));
+    assert!(next_packet(&mut silent).await.starts_with("0{"));
     // The one place is taken.
     let refused = tokio_tungstenite::connect_async(&url).await;
     assert!(
@@ -448,7 +432,7 @@ async fn a_websocket_client_that_stops_answering_pings_is_dropped_and_its_place_
     let (mut next, _) = tokio_tungstenite::connect_async(&url)
         .await
         .expect("connects again");
-    assert!(next_text(&mut next).await.starts_with("0{"));
+    assert!(next_packet(&mut next).await.starts_with("0{"));
 }
 
 /// A WebSocket session that stops reading is closed (1008) once its
@@ -464,9 +448,9 @@ async fn a_websocket_client_that_stops_reading_is_closed_not_buffered() {
     let path = format!("/api/products/{}", created["_id"].as_str().expect("id"));
     let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", app.port);
     let (mut slow, _) = tokio_tungstenite::connect_async(&url).await.expect("connects");
-    assert!(next_text(&mut slow).await.starts_with("0{"));
+    assert!(next_packet(&mut slow).await.starts_with("0{"));
     slow.send(Message::text("40/products,")).await.expect("send");
-    assert!(next_text(&mut slow).await.starts_with("40/products,"));
+    assert!(next_packet(&mut slow).await.starts_with("40/products,"));
     // ~9 KB per update, enough to fill the socket buffers, then the queue.
     let filler = "x".repeat(9_000);
     let updates = 1_500;
