@@ -20,7 +20,7 @@ use futures_util::FutureExt;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::limits::{ChatLimits, Poster};
+use super::limits::ChatLimits;
 use super::posts::PostMessage;
 use super::room::{ChatRoom, Join, Leave};
 use crate::configuration::ChatSettings;
@@ -249,11 +249,7 @@ impl ChatClient {
         };
         let verified = self.identity.is_some();
         let limits = &self.shared.limits;
-        let poster = Poster {
-            user: &message.user,
-            address: self.address,
-        };
-        if let Err(refusal) = limits.check_here(&poster) {
+        if let Err(refusal) = limits.check_here(&message.user, self.address) {
             return Step::Done(Err(refusal));
         }
         if !limits.counts_in_cluster() {

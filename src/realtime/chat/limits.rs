@@ -63,12 +63,6 @@ impl Rate {
     }
 }
 
-/// Who posts: the identity they chat as, and where from.
-pub struct Poster<'a> {
-    pub user: &'a Email,
-    pub address: Option<IpAddr>,
-}
-
 impl ChatLimits {
     pub fn new(settings: &Settings, cluster: Option<Arc<ClusterLink>>) -> ChatLimits {
         let chat = &settings.chat;
@@ -91,18 +85,19 @@ impl ChatLimits {
         }
     }
 
-    /// Counts a message on this instance: refused past either limit.
-    pub fn check_here(&self, poster: &Poster<'_>) -> Result<(), Refusal> {
+    /// Counts a message of `user` from `address` on this instance: refused
+    /// past either limit.
+    pub fn check_here(&self, user: &Email, address: Option<IpAddr>) -> Result<(), Refusal> {
         if self.by_user.len() > LOCAL_KEYS || self.by_address.len() > LOCAL_KEYS {
             self.by_user.retain_recent();
             self.by_address.retain_recent();
         }
-        if let Some(key) = self.address_key(poster) {
+        if let Some(key) = self.address_key(address) {
             if self.by_address.check_key(&key).is_err() {
                 return Err(self.refusal(self.per_address, "from your address"));
             }
         }
-        if self.by_user.check_key(&poster.user.as_str().to_owned()).is_err() {
+        if self.by_user.check_key(&user.as_str().to_owned()).is_err() {
             return Err(self.refusal(self.per_user, "as one person"));
         }
         Ok(())
@@ -129,9 +124,7 @@ impl ChatLimits {
         let Some(link) = &self.cluster else {
             return Ok(());
         };
-        let address_key = self
-            .address_key(&Poster { user: &user, address })
-            .map(|key| key.to_string());
+        let address_key = self.address_key(address).map(|key| key.to_string());
         let mut allowances = vec![Allowance {
             kind: "chat-user",
             key: user.as_str(),
@@ -162,8 +155,8 @@ impl ChatLimits {
         }
     }
 
-    fn address_key(&self, poster: &Poster<'_>) -> Option<AddressKey> {
-        AddressKey::of(poster.address?, self.limit_loopback)
+    fn address_key(&self, address: Option<IpAddr>) -> Option<AddressKey> {
+        AddressKey::of(address?, self.limit_loopback)
     }
 
     fn refusal(&self, rate: Rate, who: &str) -> Refusal {
