@@ -18,6 +18,7 @@ use actix_web::cookie::{Key, SameSite};
 use secrecy::ExposeSecret;
 
 use crate::auth::{self, Accounts, LoginLimiter, LoginSessions, RedisSessions, StoreSessionStore};
+use crate::cluster::connection::RedisClient;
 use crate::cluster::ClusterLink;
 use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
@@ -181,7 +182,7 @@ impl Application {
         let redis_url = settings.redis.url.expose_secret().trim().to_owned();
         let bus_context = match redis_url.as_str() {
             "" => None,
-            url => Some((Context::<Bus>::new(), redis::Client::open(url)?)),
+            url => Some((Context::<Bus>::new(), RedisClient::open(url)?)),
         };
         let bus = bus_context.as_ref().map(|(context, _)| context.address());
         let feed_context = Context::<ProductFeed>::new();
@@ -257,11 +258,14 @@ impl Application {
         });
         auth::prepare_accounts(store.clone(), accounts.clone(), settings.users.clone()).await;
         let key = session_key(&settings.session, !redis_url.is_empty())?;
-        let login_sessions = match redis_url.as_str() {
-            "" => LoginSessions::Store(StoreSessionStore::new(store.clone())),
-            url => LoginSessions::Redis(
-                RedisSessions::connect(url.to_owned(), settings.redis.prefix.clone()).await,
-            ),
+        if let Some(link) = &cluster {
+            if !link.wait_linked(Duration::from_secs(2)).await {
+                log::warn!("cluster: Redis is not reachable yet; serving alone until it is");
+            }
+        }
+        let login_sessions = match &cluster {
+            None => LoginSessions::Store(StoreSessionStore::new(store.clone())),
+            Some(link) => LoginSessions::Redis(RedisSessions::new(link.clone())),
         };
 
         let views = Templates::load(&settings.views.templates_dir).map_err(Box::new)?;

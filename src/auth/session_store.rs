@@ -1,6 +1,6 @@
 //! Server-side login sessions for actix-session: kept in the store
 //! (embedded or MongoDB) with their expiry, or, when instances share one
-//! world, in Redis (actix-session's own Redis store). Either way a restart
+//! world, in Redis (one key per session, on one Redis or a cluster). Either way a restart
 //! with the same `SESSION_KEY` logs nobody out, and with Redis a cookie made
 //! on one instance works on all.
 //!
@@ -17,16 +17,15 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix::Addr;
-use actix_session::storage::{
-    LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError,
-};
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
 use rand::distributions::{Alphanumeric, DistString};
 
+use crate::cluster::ClusterLink;
 use crate::store::{
     ask_store, DeleteSession, LoadSession, MongoStore, SaveSession, StoreError, TouchSession,
 };
@@ -87,6 +86,29 @@ impl Memory {
                 Some(session.state.clone())
             }
             _ => None,
+        })
+    }
+
+    /// The remembered state of an unexpired session served while the
+    /// shared store is unreachable: from then on this instance vouches for
+    /// it, as for one made meanwhile (a shared store that comes back
+    /// without it, restarted empty, gets it back).
+    fn vouch(&self, key: &str) -> Option<State> {
+        self.with(|sessions| match sessions.get_mut(key) {
+            Some(session) if session.expires > Instant::now() => {
+                session.unsaved = true;
+                Some(session.state.clone())
+            }
+            _ => None,
+        })
+    }
+
+    /// How long a remembered session has left.
+    fn remaining(&self, key: &str) -> Option<std::time::Duration> {
+        self.with(|sessions| {
+            sessions
+                .get(key)
+                .map(|session| session.expires.saturating_duration_since(Instant::now()))
         })
     }
 
@@ -190,65 +212,58 @@ impl SessionStore for StoreSessionStore {
 /// How long a Redis call may take before the remembered session is used.
 const REDIS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Login sessions in Redis (actix-session's `RedisSessionStore`), shared by
-/// every instance. The connection is made in the background and retried, so
-/// an instance starts (and serves remembered sessions) while Redis is away.
+/// Login sessions in Redis, shared by every instance: one key per session
+/// (`<prefix>:session:<key>`, the state as JSON, expiring with the
+/// session), through the cluster link, so on one Redis and on a Redis
+/// Cluster alike (actix-session's own Redis store knows no cluster). While
+/// the link is down, remembered sessions serve.
 #[derive(Clone)]
 pub struct RedisSessions {
-    redis: Arc<OnceLock<RedisSessionStore>>,
+    link: Arc<ClusterLink>,
     memory: Memory,
 }
 
 impl RedisSessions {
-    /// Connects to `url` (keys are `<prefix>:session:<key>`), waiting a
-    /// little; if Redis is not there yet, goes on connecting in the
-    /// background.
-    pub async fn connect(url: String, prefix: String) -> Self {
-        let redis = Arc::new(OnceLock::new());
-        let cell = redis.clone();
-        let (ready, first_attempt) = tokio::sync::oneshot::channel();
-        actix_web::rt::spawn(async move {
-            let mut ready = Some(ready);
-            loop {
-                let prefix = prefix.clone();
-                let store = RedisSessionStore::builder(url.clone())
-                    .cache_keygen(move |key| format!("{prefix}:session:{key}"))
-                    .build();
-                match tokio::time::timeout(std::time::Duration::from_secs(2), store).await {
-                    Ok(Ok(store)) => {
-                        if ready.is_none() {
-                            log::info!("login sessions: Redis reached");
-                        }
-                        let _ = cell.set(store);
-                        if let Some(ready) = ready.take() {
-                            let _ = ready.send(());
-                        }
-                        return;
-                    }
-                    Ok(Err(error)) if ready.is_some() => {
-                        log::warn!("login sessions: cannot reach Redis yet ({error}); retrying")
-                    }
-                    Err(_) if ready.is_some() => {
-                        log::warn!("login sessions: Redis does not answer yet; retrying")
-                    }
-                    _ => {}
-                }
-                if let Some(ready) = ready.take() {
-                    let _ = ready.send(());
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-        });
-        let _ = first_attempt.await;
+    pub fn new(link: Arc<ClusterLink>) -> Self {
         RedisSessions {
-            redis,
+            link,
             memory: Memory::default(),
         }
     }
 
-    /// The Redis store, once connected.
-    fn redis(&self) -> Option<&RedisSessionStore> {
-        self.redis.get()
+    fn key(&self, session: &str) -> String {
+        format!("{}:session:{session}", self.link.prefix())
+    }
+
+    /// Runs `command` if linked: `None` when Redis is unreachable, failing
+    /// or slower than `REDIS_WAIT`.
+    async fn run<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Option<T> {
+        let mut connection = self.link.connection();
+        within(
+            connection
+                .as_mut()
+                .map(|connection| command.query_async::<T>(connection)),
+        )
+        .await
+    }
+
+    /// Writes `state` under `session` (`exists`: only if there, otherwise
+    /// only if not); whether it was written.
+    async fn write(&self, session: &str, state: &State, ttl: &Duration, exists: bool) -> Option<bool> {
+        let json = serde_json::to_string(state).ok()?;
+        let millis = ttl.whole_milliseconds().clamp(1, i64::MAX as i128) as i64;
+        let written: Option<redis::Value> = self
+            .run(
+                redis::cmd("SET")
+                    .arg(self.key(session))
+                    .arg(json)
+                    .arg(if exists { "XX" } else { "NX" })
+                    .arg("PX")
+                    .arg(millis)
+                    .to_owned(),
+            )
+            .await;
+        written.map(|reply| !matches!(reply, redis::Value::Nil))
     }
 }
 
@@ -270,55 +285,82 @@ async fn within<T, E: std::fmt::Display>(call: Option<impl Future<Output = Resul
 
 impl SessionStore for RedisSessions {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        match within(self.redis().map(|redis| redis.load(key))).await {
-            Some(Some(state)) => {
+        let read: Option<Option<String>> = self
+            .run(redis::cmd("GET").arg(self.key(key.as_ref())).to_owned())
+            .await;
+        match read {
+            Some(Some(json)) => {
+                let state: State =
+                    serde_json::from_str(&json).map_err(|e| LoadError::Deserialization(e.into()))?;
                 self.memory
                     .remember(key.as_ref(), &state, &Duration::days(1), false);
                 Ok(Some(state))
             }
-            // Made while Redis was away: it lives on this instance only.
-            Some(None) => Ok(self.memory.recall_unsaved(key.as_ref())),
-            None => Ok(self.memory.recall(key.as_ref())),
+            // Made or used while Redis was away: written now, for all.
+            Some(None) => {
+                let Some(state) = self.memory.recall_unsaved(key.as_ref()) else {
+                    return Ok(None);
+                };
+                let left = self.memory.remaining(key.as_ref()).unwrap_or_default();
+                let ttl = Duration::try_from(left).unwrap_or(Duration::ZERO);
+                if self.write(key.as_ref(), &state, &ttl, false).await.is_some() {
+                    self.memory.remember(key.as_ref(), &state, &ttl, false);
+                }
+                Ok(Some(state))
+            }
+            None => Ok(self.memory.vouch(key.as_ref())),
         }
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
-        let written = within(self.redis().map(|redis| redis.save(state.clone(), ttl))).await;
-        let unsaved = written.is_none();
-        let key = match written {
-            Some(key) => key,
-            None => SessionKey::try_from(new_session_key()).map_err(|e| SaveError::Other(e.into()))?,
-        };
+        let key = new_session_key();
+        // A fresh 64-character key is never taken; NX makes sure.
+        let written = self.write(&key, &state, ttl, false).await;
+        let unsaved = written != Some(true);
+        let key = SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))?;
         self.memory.remember(key.as_ref(), &state, ttl, unsaved);
         Ok(key)
     }
 
     async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        let Some(redis) = self.redis() else {
-            self.memory.remember(key.as_ref(), &state, ttl, true);
-            return Ok(key);
+        let key = match self.write(key.as_ref(), &state, ttl, true).await {
+            Some(true) => key,
+            // Expired meanwhile: a new key, as actix-session's store does.
+            Some(false) => {
+                let fresh = new_session_key();
+                let written = self.write(&fresh, &state, ttl, false).await;
+                let fresh = SessionKey::try_from(fresh).map_err(|e| UpdateError::Other(e.into()))?;
+                self.memory
+                    .remember(fresh.as_ref(), &state, ttl, written != Some(true));
+                return Ok(fresh);
+            }
+            None => {
+                self.memory.remember(key.as_ref(), &state, ttl, true);
+                return Ok(key);
+            }
         };
-        let kept = key.as_ref().to_owned();
-        // Redis gives a new key if the old one expired meanwhile.
-        let written = within(Some(redis.update(key, state.clone(), ttl))).await;
-        let unsaved = written.is_none();
-        let key = match written {
-            Some(key) => key,
-            None => SessionKey::try_from(kept).map_err(|e| UpdateError::Other(e.into()))?,
-        };
-        self.memory.remember(key.as_ref(), &state, ttl, unsaved);
+        self.memory.remember(key.as_ref(), &state, ttl, false);
         Ok(key)
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        within(self.redis().map(|redis| redis.update_ttl(key, ttl))).await;
+        let millis = ttl.whole_milliseconds().clamp(1, i64::MAX as i128) as i64;
+        let _: Option<redis::Value> = self
+            .run(
+                redis::cmd("PEXPIRE")
+                    .arg(self.key(key.as_ref()))
+                    .arg(millis)
+                    .to_owned(),
+            )
+            .await;
         Ok(())
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         self.memory.forget(key.as_ref());
-        within(self.redis().map(|redis| redis.delete(key)))
+        self.run::<redis::Value>(redis::cmd("DEL").arg(self.key(key.as_ref())).to_owned())
             .await
+            .map(|_| ())
             .ok_or_else(|| anyhow::anyhow!("Redis is unreachable: the session could not be deleted"))
     }
 }

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use futures_util::future::try_join_all;
+
 use super::ClusterLink;
 
 /// One thing counted: what, the key, the allowance per window (whole
@@ -27,17 +29,17 @@ pub enum CountError {
     Failed(#[from] redis::RedisError),
 }
 
-/// Counts one use of each allowance in its current window, in one round
-/// trip: for each, whether it is within its allowance.
+/// Counts one use of each allowance in its current window, all at once
+/// (each counter is its own key, on a cluster maybe its own shard): for
+/// each, whether it is within its allowance.
 pub async fn count_in_window(
     link: &ClusterLink,
     allowances: &[Allowance<'_>],
     wait: Duration,
 ) -> Result<Vec<bool>, CountError> {
-    let mut connection = link.connection().ok_or(CountError::Unlinked)?;
+    let connection = link.connection().ok_or(CountError::Unlinked)?;
     let now = chrono::Utc::now().timestamp().unsigned_abs();
-    let mut pipeline = redis::pipe();
-    for allowance in allowances {
+    let counts = allowances.iter().map(|allowance| {
         let seconds = allowance.window.as_secs().max(1);
         let index = now / seconds;
         let key = format!(
@@ -46,15 +48,19 @@ pub async fn count_in_window(
             allowance.kind,
             allowance.key
         );
-        // The window's key lives through the window, then a little longer.
-        pipeline.incr(&key, 1).expire(&key, seconds as i64 + 1).ignore();
-    }
-    let counts = tokio::time::timeout(wait, pipeline.query_async::<Vec<u32>>(&mut connection))
+        let mut connection = connection.clone();
+        async move {
+            // The window's key lives through the window, then a little longer.
+            let (count,): (u32,) = redis::pipe()
+                .incr(&key, 1)
+                .expire(&key, seconds as i64 + 1)
+                .ignore()
+                .query_async(&mut connection)
+                .await?;
+            Ok::<_, redis::RedisError>(count <= allowance.per_window)
+        }
+    });
+    Ok(tokio::time::timeout(wait, try_join_all(counts))
         .await
-        .map_err(|_| CountError::Slow(wait))??;
-    Ok(counts
-        .iter()
-        .zip(allowances)
-        .map(|(count, allowance)| *count <= allowance.per_window)
-        .collect())
+        .map_err(|_| CountError::Slow(wait))??)
 }

@@ -1,32 +1,36 @@
-//! The link to Redis: a writer and a reader, each a task that reconnects
-//! by itself with backoff (100 ms doubling to 5 s). They report to whoever
-//! started them through `LinkEvent`s and know nothing of what the entries
-//! mean.
+//! The link to Redis: a writer and one reader per stream, each a task that
+//! reconnects by itself with backoff (100 ms doubling to 5 s). They report
+//! to whoever started them through `LinkEvent`s and know nothing of what
+//! the entries mean. On one Redis and on a Redis Cluster alike
+//! (`super::connection`).
 //!
 //! - The writer runs queued commands in order, pipelined (one round trip
-//!   per batch). A batch is dropped from its queue only once Redis has
-//!   answered it; if the link breaks first, it is sent again after the
-//!   reconnect. So nothing queued is lost to a blip or a pause; an append
-//!   that went through before the break may be appended twice, which the
-//!   readers recognise (every entry names its writer and sequence number).
-//!   While Redis is away the queue keeps at most `MAX_QUEUED` batches (the
-//!   oldest go first, with a warning).
-//! - The reader follows the streams with `XREAD BLOCK` from the last entry
+//!   per batch; on a cluster, one pipeline per slot, sent to the shards at
+//!   once, each in its order). A batch is dropped from its queue only once
+//!   Redis has answered all of it; if the link breaks first, it is sent
+//!   again after the reconnect. So nothing queued is lost to a blip, a
+//!   pause or a failover; an append that went through before the break may
+//!   be appended twice, which the readers recognise (every entry names its
+//!   writer and sequence number). While Redis is away the queue keeps at
+//!   most `MAX_QUEUED` batches (the oldest go first, with a warning).
+//! - Each reader follows one stream with `XREAD BLOCK` from the last entry
 //!   it handed over, on a connection of its own (a blocking read would hold
-//!   up the writer's commands). After a reconnect it reads on from there:
-//!   a broken or paused link loses no entry. It first notes where each
-//!   stream stands (its heads), and the writer appends nothing before that,
-//!   so every entry written from then on is read back.
-
+//!   up other commands, and on a cluster one `XREAD` cannot span shards).
+//!   After a reconnect it reads on from there: a broken, paused or failed
+//!   over link loses no entry. It first notes where its stream stands (its
+//!   head), and the writer appends nothing before every reader has, so
+//!   every entry written from then on is read back.
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use redis::aio::MultiplexedConnection;
+use futures_util::future::try_join_all;
 use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
-use redis::{AsyncCommands, AsyncConnectionConfig, Cmd, Pipeline};
+use redis::{AsyncCommands, Cmd, Pipeline};
 use tokio::sync::{mpsc, watch};
+
+use super::connection::{slot_of_command, RedisClient, RedisConnection};
 
 /// Commands the writer runs in order (one event's, or one refresh's).
 pub type Outgoing = Vec<Cmd>;
@@ -46,14 +50,14 @@ pub struct StreamEntry {
 #[rtype(result = "()")]
 pub enum LinkEvent {
     /// The writer is connected; its connection serves other reads too.
-    Linked(MultiplexedConnection),
+    Linked(RedisConnection),
     /// The writer lost Redis; what it holds is sent when Redis is back.
     Unlinked,
     /// Why Redis cannot be reached now (a refused password, a refused
     /// connection), for `/health`; said again only when it changes.
     Problem(String),
-    /// Where each stream stood when the reader first reached Redis.
-    Heads(Vec<String>),
+    /// Where a stream stood when its reader first reached Redis.
+    Head { stream: usize, id: String },
     /// Entries read, in each stream's order.
     Entries(Vec<StreamEntry>),
 }
@@ -69,24 +73,32 @@ const READ_COUNT: usize = 1000;
 /// How long connecting, or a command, may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Starts the writer and the reader of `streams` (keys). Both run until
-/// `outgoing`'s sender is dropped.
+/// Starts the writer and a reader of each of `streams` (keys). They run
+/// until `outgoing`'s sender is dropped and the owner is gone.
 pub fn start(
-    client: redis::Client,
+    client: RedisClient,
     streams: Vec<String>,
     owner: Recipient<LinkEvent>,
     outgoing: mpsc::UnboundedReceiver<Outgoing>,
 ) {
-    let (heads_known, ready) = watch::channel(false);
-    let streams = Arc::new(streams);
-    actix::spawn(write(client.clone(), owner.clone(), outgoing, ready));
-    actix::spawn(read(client, streams, owner, heads_known));
-}
-
-fn config(response_timeout: Duration) -> AsyncConnectionConfig {
-    AsyncConnectionConfig::new()
-        .set_connection_timeout(TIMEOUT)
-        .set_response_timeout(response_timeout)
+    let (heads_known, ready) = watch::channel(0usize);
+    let heads_known = Arc::new(heads_known);
+    actix::spawn(write(
+        client.clone(),
+        owner.clone(),
+        outgoing,
+        ready,
+        streams.len(),
+    ));
+    for (index, stream) in streams.into_iter().enumerate() {
+        actix::spawn(read(
+            client.clone(),
+            index,
+            stream,
+            owner.clone(),
+            heads_known.clone(),
+        ));
+    }
 }
 
 /// Takes what is waiting in the channel into the queue, keeping its bound.
@@ -108,20 +120,18 @@ fn take_waiting(outgoing: &mut mpsc::UnboundedReceiver<Outgoing>, queue: &mut Ve
 }
 
 async fn write(
-    client: redis::Client,
+    client: RedisClient,
     owner: Recipient<LinkEvent>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
-    mut ready: watch::Receiver<bool>,
+    mut ready: watch::Receiver<usize>,
+    readers: usize,
 ) {
     let mut queue: VecDeque<Outgoing> = VecDeque::new();
     let mut backoff = Duration::from_millis(100);
     let mut was_down = false;
     let mut last_problem: Option<String> = None;
     loop {
-        match client
-            .get_multiplexed_async_connection_with_config(&config(TIMEOUT))
-            .await
-        {
+        match client.connect(TIMEOUT).await {
             Ok(mut connection) => {
                 backoff = Duration::from_millis(100);
                 last_problem = None;
@@ -142,15 +152,12 @@ async fn write(
                     }
                     // Nothing is appended before the reader knows where
                     // the streams stand.
-                    if !*ready.borrow() && ready.wait_for(|known| *known).await.is_err() {
+                    if *ready.borrow() < readers && ready.wait_for(|known| *known >= readers).await.is_err() {
                         return;
                     }
                     let count = queue.len().min(BATCH);
-                    let mut pipeline = Pipeline::new();
-                    for command in queue.iter().take(count).flatten() {
-                        pipeline.add_command(command.clone()).ignore();
-                    }
-                    match pipeline.query_async::<()>(&mut connection).await {
+                    let commands = queue.iter().take(count).flatten();
+                    match run_in_order(&mut connection, commands).await {
                         Ok(()) => {
                             queue.drain(..count);
                         }
@@ -199,40 +206,76 @@ async fn write(
     }
 }
 
+/// Runs `commands` pipelined; on a cluster, one pipeline per slot (in the
+/// commands' order within each), all at once. Ok once every one answered.
+async fn run_in_order<'c>(
+    connection: &mut RedisConnection,
+    commands: impl Iterator<Item = &'c Cmd>,
+) -> redis::RedisResult<()> {
+    if let RedisConnection::Single(_) = connection {
+        let mut pipeline = Pipeline::new();
+        for command in commands {
+            pipeline.add_command(command.clone()).ignore();
+        }
+        return pipeline.query_async::<()>(connection).await;
+    }
+    let mut by_slot: Vec<(u16, Pipeline)> = Vec::new();
+    for command in commands {
+        let slot = slot_of_command(command);
+        let index = match by_slot.iter().position(|(taken, _)| *taken == slot) {
+            Some(index) => index,
+            None => {
+                by_slot.push((slot, Pipeline::new()));
+                by_slot.len() - 1
+            }
+        };
+        by_slot[index].1.add_command(command.clone()).ignore();
+    }
+    try_join_all(by_slot.into_iter().map(|(_, pipeline)| {
+        let mut connection = connection.clone();
+        async move { pipeline.query_async::<()>(&mut connection).await }
+    }))
+    .await
+    .map(|_| ())
+}
+
+/// Follows stream `key` (number `stream`): notes its head once, then
+/// reads on from the last entry handed over, across reconnects.
 async fn read(
-    client: redis::Client,
-    streams: Arc<Vec<String>>,
+    client: RedisClient,
+    stream: usize,
+    key: String,
     owner: Recipient<LinkEvent>,
-    heads_known: watch::Sender<bool>,
+    heads_known: Arc<watch::Sender<usize>>,
 ) {
-    let mut last: Option<Vec<String>> = None;
+    let mut last: Option<String> = None;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let connected = client
-            .get_multiplexed_async_connection_with_config(&config(BLOCK + TIMEOUT))
-            .await;
-        match connected {
+        match client.connect(BLOCK + TIMEOUT).await {
             Ok(mut connection) => {
                 if last.is_none() {
-                    match heads(&mut connection, &streams).await {
-                        Ok(heads) => {
-                            owner.do_send(LinkEvent::Heads(heads.clone()));
-                            last = Some(heads);
-                            let _ = heads_known.send(true);
+                    match head(&mut connection, &key).await {
+                        Ok(id) => {
+                            owner.do_send(LinkEvent::Head {
+                                stream,
+                                id: id.clone(),
+                            });
+                            last = Some(id);
+                            heads_known.send_modify(|known| *known += 1);
                         }
-                        Err(error) => log::warn!("cluster: cannot read where the streams stand: {error}"),
+                        Err(error) => log::warn!("cluster: cannot read where {key} stands: {error}"),
                     }
                 }
-                if let Some(ids) = &mut last {
+                if let Some(id) = &mut last {
                     backoff = Duration::from_millis(100);
-                    if let Err(error) = follow(&mut connection, &streams, ids, &owner).await {
+                    if let Err(error) = follow(&mut connection, stream, &key, id, &owner).await {
                         log::warn!(
-                            "cluster: reading the streams stopped ({error}); reading on from the last entry"
+                            "cluster: reading {key} stopped ({error}); reading on from the last entry"
                         );
                     }
                 }
             }
-            Err(error) => log::debug!("cluster: the stream reader cannot reach Redis: {error}"),
+            Err(error) => log::debug!("cluster: the reader of {key} cannot reach Redis: {error}"),
         }
         if !owner.connected() {
             return;
@@ -242,31 +285,23 @@ async fn read(
     }
 }
 
-/// The id of each stream's newest entry (`0-0` for an empty stream).
-async fn heads(
-    connection: &mut MultiplexedConnection,
-    streams: &[String],
-) -> redis::RedisResult<Vec<String>> {
-    let mut heads = Vec::with_capacity(streams.len());
-    for stream in streams {
-        let newest: StreamRangeReply = connection.xrevrange_count(stream, "+", "-", 1).await?;
-        heads.push(
-            newest
-                .ids
-                .into_iter()
-                .next()
-                .map_or_else(|| "0-0".to_owned(), |entry| entry.id),
-        );
-    }
-    Ok(heads)
+/// The id of a stream's newest entry (`0-0` for an empty stream).
+async fn head(connection: &mut RedisConnection, key: &str) -> redis::RedisResult<String> {
+    let newest: StreamRangeReply = connection.xrevrange_count(key, "+", "-", 1).await?;
+    Ok(newest
+        .ids
+        .into_iter()
+        .next()
+        .map_or_else(|| "0-0".to_owned(), |entry| entry.id))
 }
 
-/// Reads the streams from `ids` on, handing entries over as they come;
-/// returns on the first error (the ids say where to go on from).
+/// Reads stream `key` from `last` on, handing entries over as they come;
+/// returns on the first error (`last` says where to go on from).
 async fn follow(
-    connection: &mut MultiplexedConnection,
-    streams: &[String],
-    ids: &mut [String],
+    connection: &mut RedisConnection,
+    stream: usize,
+    key: &str,
+    last: &mut String,
     owner: &Recipient<LinkEvent>,
 ) -> redis::RedisResult<()> {
     let block = usize::try_from(BLOCK.as_millis()).unwrap_or(2000);
@@ -275,31 +310,24 @@ async fn follow(
         if !owner.connected() {
             return Ok(());
         }
-        let reply: Option<StreamReadReply> = connection.xread_options(streams, ids, &options).await?;
+        let reply: Option<StreamReadReply> = connection
+            .xread_options(&[key], &[last.as_str()], &options)
+            .await?;
         let Some(reply) = reply else { continue };
         let mut entries = Vec::new();
-        for key in reply.keys {
-            let Some(stream) = streams.iter().position(|name| *name == key.key) else {
-                continue;
-            };
-            for entry in key.ids {
-                let payload = entry
-                    .map
-                    .get("e")
-                    .and_then(|value| redis::from_redis_value::<String>(value).ok());
-                ids[stream].clone_from(&entry.id);
-                match payload {
-                    Some(payload) => entries.push(StreamEntry {
-                        stream,
-                        id: entry.id,
-                        payload,
-                    }),
-                    None => log::warn!(
-                        "cluster: ignoring entry {} of {}: no `e` field",
-                        entry.id,
-                        key.key
-                    ),
-                }
+        for entry in reply.keys.into_iter().flat_map(|read| read.ids) {
+            let payload = entry
+                .map
+                .get("e")
+                .and_then(|value| redis::from_redis_value::<String>(value).ok());
+            last.clone_from(&entry.id);
+            match payload {
+                Some(payload) => entries.push(StreamEntry {
+                    stream,
+                    id: entry.id,
+                    payload,
+                }),
+                None => log::warn!("cluster: ignoring entry {} of {key}: no `e` field", entry.id),
             }
         }
         if !entries.is_empty() {

@@ -1,18 +1,20 @@
-//! The Redis link of an instance when several share one world: the task
-//! that keeps it up (`link`), and `ClusterLink`, the live connection it
-//! shares. The bus keeps that current; the login and chat limits count
-//! through it (`counts`) and `/health` reports it.
+//! The Redis link of an instance when several share one world: one Redis
+//! or a Redis Cluster behind one connection type (`connection`), the tasks
+//! that keep the link up (`link`), and `ClusterLink`, the live connection
+//! they share. The bus keeps that current; login sessions and the login
+//! and chat limits (`counts`) go through it, and `/health` reports it.
 
+pub mod connection;
 pub mod counts;
 pub mod link;
 
 use std::sync::{Mutex, PoisonError};
 
-use redis::aio::MultiplexedConnection;
+use self::connection::RedisConnection;
 
 pub struct ClusterLink {
     prefix: String,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    connection: Mutex<Option<RedisConnection>>,
     /// Why Redis cannot be reached, while it cannot.
     problem: Mutex<Option<String>>,
 }
@@ -32,8 +34,8 @@ impl ClusterLink {
     }
 
     /// A connection while Redis is reachable (a cheap handle on one shared
-    /// multiplexed connection).
-    pub fn connection(&self) -> Option<MultiplexedConnection> {
+    /// multiplexed connection, or on a cluster's).
+    pub fn connection(&self) -> Option<RedisConnection> {
         self.connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -47,8 +49,18 @@ impl ClusterLink {
             .is_some()
     }
 
+    /// Waits until linked, at most `wait` (so that the first requests after
+    /// a start find Redis, when it is there); whether it is.
+    pub async fn wait_linked(&self, wait: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + wait;
+        while !self.linked() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.linked()
+    }
+
     /// The bus linked (`Some`) or lost the link (`None`).
-    pub fn set(&self, connection: Option<MultiplexedConnection>) {
+    pub fn set(&self, connection: Option<RedisConnection>) {
         if connection.is_some() {
             self.set_problem(None);
         }

@@ -42,6 +42,7 @@ use super::events::{
 };
 use super::stream::{LocalClock, Offset};
 use crate::auth::Accounts;
+use crate::cluster::connection::{RedisClient, RedisConnection};
 use crate::cluster::link::{self, LinkEvent, Outgoing, StreamEntry};
 use crate::cluster::ClusterLink;
 use crate::configuration::{DeliverySettings, RedisSettings};
@@ -58,7 +59,7 @@ const MAX_ENTRY_BYTES: usize = 1 << 20;
 
 pub struct Bus {
     keys: Keys,
-    client: redis::Client,
+    client: RedisClient,
     link: Arc<ClusterLink>,
     store: Addr<MongoStore>,
     rooms: LocalRooms,
@@ -88,7 +89,7 @@ impl Bus {
     pub fn new(
         settings: &RedisSettings,
         delivery: &DeliverySettings,
-        client: redis::Client,
+        client: RedisClient,
         store: Addr<MongoStore>,
         rooms: LocalRooms,
         accounts: Arc<Accounts>,
@@ -372,7 +373,7 @@ impl Bus {
             .spawn(ctx);
     }
 
-    fn linked(&mut self, connection: redis::aio::MultiplexedConnection, ctx: &mut Context<Self>) {
+    fn linked(&mut self, connection: RedisConnection, ctx: &mut Context<Self>) {
         let relinked = self.outage > 0;
         self.link.set(Some(connection));
         let write = self.presence.write_all();
@@ -402,14 +403,15 @@ impl Bus {
         });
     }
 
-    /// Where the client streams stand in Redis: their offsets go on from there.
-    fn heads(&self, heads: Vec<String>) {
-        let head = |stream: Stream| heads.get(stream as usize).and_then(|id| Offset::from_redis(id));
-        if let Some(offset) = head(Stream::Chat) {
-            self.rooms.chat_head.do_send(StreamHead(offset));
-        }
-        if let Some(offset) = head(Stream::Products) {
-            self.rooms.products_head.do_send(StreamHead(offset));
+    /// Where a client stream stands in Redis: its offsets go on from there.
+    fn head(&self, stream: usize, id: &str) {
+        let (Some(stream), Some(offset)) = (Stream::from_index(stream), Offset::from_redis(id)) else {
+            return;
+        };
+        match stream {
+            Stream::Chat => self.rooms.chat_head.do_send(StreamHead(offset)),
+            Stream::Products => self.rooms.products_head.do_send(StreamHead(offset)),
+            Stream::Carts | Stream::Control => {}
         }
     }
 }
@@ -439,7 +441,7 @@ impl Handler<LinkEvent> for Bus {
             LinkEvent::Linked(connection) => self.linked(connection, ctx),
             LinkEvent::Unlinked => self.unlinked(ctx),
             LinkEvent::Problem(problem) => self.link.set_problem(Some(problem)),
-            LinkEvent::Heads(heads) => self.heads(heads),
+            LinkEvent::Head { stream, id } => self.head(stream, &id),
             LinkEvent::Entries(entries) => self.read(entries, ctx),
         }
     }

@@ -1,8 +1,9 @@
 //! Cluster presence: which chat users are online on which instance.
 //!
 //! Each instance keeps its online users in a Redis set
-//! (`<prefix>:presence:<instance>:users`) next to a version key that
-//! expires unless refreshed, so a dead instance is noticed within
+//! (`<prefix>:{control}:presence:<instance>:users`) next to a version key,
+//! and its name in a registry of live instances scored by when it expires
+//! unless refreshed, so a dead instance is noticed within
 //! `redis.presence_ttl_s`. Changes are published with the version; a
 //! receiver that sees a gap, or a new instance, reads the whole set. An
 //! instance whose version key expired (it died) is forgotten and its users
@@ -12,10 +13,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, Cmd};
 
 use super::wire::Keys;
+use crate::cluster::connection::RedisConnection;
 use crate::domain::Email;
 use crate::realtime::events::RemotePresence;
 
@@ -132,11 +133,12 @@ impl ClusterPresence {
         commands
     }
 
-    /// Sets this instance's presence version and gives both its keys a new
-    /// expiry.
+    /// Sets this instance's presence version, gives both its keys a new
+    /// expiry, renews its place in the registry and drops the expired.
     pub fn keep_alive(&self) -> Vec<Cmd> {
         let me = &self.keys.instance;
         let expiry = self.key_expiry_ms();
+        let now = now_ms();
         vec![
             redis::cmd("PEXPIRE")
                 .arg(self.keys.users_of(me))
@@ -146,6 +148,21 @@ impl ClusterPresence {
                 .arg(self.keys.version_of(me))
                 .arg(self.version)
                 .arg("PX")
+                .arg(expiry)
+                .to_owned(),
+            redis::cmd("ZADD")
+                .arg(self.keys.instances())
+                .arg(now.saturating_add(expiry))
+                .arg(me)
+                .to_owned(),
+            redis::cmd("ZREMRANGEBYSCORE")
+                .arg(self.keys.instances())
+                .arg("-inf")
+                .arg(now)
+                .to_owned(),
+            // Gone with the last instance.
+            redis::cmd("PEXPIRE")
+                .arg(self.keys.instances())
                 .arg(expiry)
                 .to_owned(),
         ]
@@ -269,11 +286,7 @@ impl ClusterPresence {
 }
 
 /// Reads whole presence sets (and their versions) of `instances`.
-pub async fn read_sets(
-    mut reader: MultiplexedConnection,
-    keys: Keys,
-    instances: Vec<String>,
-) -> Vec<PresenceSet> {
+pub async fn read_sets(mut reader: RedisConnection, keys: Keys, instances: Vec<String>) -> Vec<PresenceSet> {
     let mut sets = Vec::new();
     for instance in instances {
         let read: redis::RedisResult<(Vec<String>, Option<u64>)> = redis::pipe()
@@ -297,19 +310,20 @@ pub async fn read_sets(
     sets
 }
 
-/// The other instances whose version key exists now.
-pub async fn live_instances(
-    mut reader: MultiplexedConnection,
-    keys: Keys,
-) -> redis::RedisResult<HashSet<String>> {
-    let mut found = HashSet::new();
-    let mut keys_iter = reader.scan_match::<_, String>(keys.version_pattern()).await?;
-    while let Some(key) = keys_iter.next_item().await {
-        if let Some(instance) = keys.instance_of_version_key(&key) {
-            if instance != keys.instance {
-                found.insert(instance.to_owned());
-            }
-        }
-    }
-    Ok(found)
+/// Milliseconds since the epoch: registry scores. Instances compare their
+/// clocks through it, which is fine while they disagree by far less than
+/// the presence expiry (NTP keeps them within milliseconds).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The other instances registered and not expired now.
+pub async fn live_instances(mut reader: RedisConnection, keys: Keys) -> redis::RedisResult<HashSet<String>> {
+    let live: Vec<String> = reader.zrangebyscore(keys.instances(), now_ms(), "+inf").await?;
+    Ok(live
+        .into_iter()
+        .filter(|instance| *instance != keys.instance)
+        .collect())
 }

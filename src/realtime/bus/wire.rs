@@ -1,8 +1,10 @@
 //! What goes between instances, and under which Redis names: the events
 //! (`ClusterEvent`) in their envelopes, the streams they are appended to
 //! (`Stream`), and the keys of one cluster (`Keys`, all under
-//! `redis.prefix`; each stream's key carries a hash tag of its own, so on a
-//! Redis Cluster each stream lives on one shard and they spread).
+//! `redis.prefix`). Each stream's key carries a hash tag of its own, so on
+//! a Redis Cluster each stream lives on one shard and they spread; the
+//! presence keys share the control stream's tag, so a presence change and
+//! the event announcing it go to one shard in one ordered pipeline.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -103,19 +105,16 @@ impl Keys {
         format!("{}:{{{}}}:stream", self.prefix, stream.name())
     }
     pub fn users_of(&self, instance: &str) -> String {
-        format!("{}:presence:{instance}:users", self.prefix)
+        format!("{}:{{control}}:presence:{instance}:users", self.prefix)
     }
     pub fn version_of(&self, instance: &str) -> String {
-        format!("{}:presence:{instance}:version", self.prefix)
+        format!("{}:{{control}}:presence:{instance}:version", self.prefix)
     }
-    pub fn version_pattern(&self) -> String {
-        format!("{}:presence:*:version", self.prefix)
-    }
-    /// The instance a version key belongs to.
-    pub fn instance_of_version_key<'k>(&self, key: &'k str) -> Option<&'k str> {
-        key.strip_prefix(&self.prefix)?
-            .strip_prefix(":presence:")?
-            .strip_suffix(":version")
+    /// The registry of live instances: a sorted set of instance names
+    /// scored by when each expires unless refreshed (a `SCAN` for version
+    /// keys would have to visit every shard of a cluster).
+    pub fn instances(&self) -> String {
+        format!("{}:{{control}}:instances", self.prefix)
     }
 }
 
@@ -138,17 +137,17 @@ mod tests {
     }
 
     #[test]
-    fn version_keys_name_their_instance() {
+    fn presence_keys_share_the_control_streams_slot() {
+        use crate::cluster::connection::slot_of;
         let keys = Keys {
             prefix: "shop".to_owned(),
             instance: "me".to_owned(),
         };
-        assert_eq!(
-            keys.instance_of_version_key(&keys.version_of("abc123")),
-            Some("abc123")
-        );
-        assert_eq!(keys.instance_of_version_key("other:presence:abc:version"), None);
-        assert_eq!(keys.instance_of_version_key(&keys.users_of("abc")), None);
+        let control = slot_of(keys.stream(Stream::Control).as_bytes());
+        for key in [keys.users_of("abc"), keys.version_of("abc"), keys.instances()] {
+            assert_eq!(slot_of(key.as_bytes()), control, "{key}");
+        }
+        assert_ne!(slot_of(keys.stream(Stream::Chat).as_bytes()), control);
     }
 
     #[test]
