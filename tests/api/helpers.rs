@@ -90,7 +90,7 @@ impl TestApp {
     /// data dir, or the same MongoDB database).
     pub async fn spawn_cluster(
         count: usize,
-        redis: &RedisServer,
+        redis: &impl SharedRedis,
         customize: impl Fn(&mut Settings),
     ) -> Vec<TestApp> {
         let _ = env_logger::builder().is_test(true).try_init();
@@ -635,6 +635,204 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Where instances meet: one Redis, or a Redis Cluster.
+pub trait SharedRedis {
+    /// `REDIS_URL` for the instances.
+    fn url(&self) -> String;
+}
+
+impl SharedRedis for RedisServer {
+    fn url(&self) -> String {
+        RedisServer::url(self)
+    }
+}
+
+/// A local Redis Cluster of Debian's `redis-server`: 3 masters with a
+/// replica each, on free ports, made by `redis-cli --cluster create`;
+/// killed when dropped.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+    _dir: TempDir,
+}
+
+impl RedisCluster {
+    /// Starts one and waits until every node says the cluster is ok, or
+    /// says SKIPPED (`None`) as `RedisServer::start` does.
+    pub async fn start(test: &str) -> Option<RedisCluster> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir_path = dir.path().to_str().expect("utf-8 temp dir").to_owned();
+        let mut nodes = Vec::new();
+        for index in 0..6 {
+            let config = format!("nodes-{index}.conf");
+            let args = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &config,
+                "--cluster-node-timeout",
+                "2000",
+                "--dir",
+                &dir_path,
+            ];
+            let mut node = RedisServer::unstarted(test, &args)?;
+            node.restart().await;
+            nodes.push(node);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        let created = tokio::process::Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .await
+            .expect("redis-cli runs (it comes with redis-server)");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let cluster = RedisCluster { nodes, _dir: dir };
+        cluster.wait_until_whole().await;
+        Some(cluster)
+    }
+
+    async fn node(&self, port: u16) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(format!("redis://127.0.0.1:{port}"))
+            .expect("url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connects to a cluster node")
+    }
+
+    /// Waits (up to 20 s) until every node reports `cluster_state:ok`,
+    /// every slot served, and every replica in sync with its master.
+    pub async fn wait_until_whole(&self) {
+        for _ in 0..200 {
+            let mut whole = true;
+            for node in &self.nodes {
+                let mut connection = self.node(node.port).await;
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap_or_default();
+                whole &= info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384");
+                let replication: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap_or_default();
+                whole &= replication.contains("role:master") && !replication.contains("connected_slaves:0")
+                    || replication.contains("master_link_status:up");
+                // And the node's view lists a replica for every range.
+                let ranges: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap_or_default();
+                whole &= !ranges.is_empty() && ranges.iter().all(|range| range.len() >= 4);
+            }
+            if whole {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the Redis Cluster never became whole");
+    }
+
+    /// The port of the master now serving `key`, and of its replicas.
+    pub async fn shard_of(&self, key: &str) -> (u16, Vec<u16>) {
+        let mut any = self.node(self.nodes[0].port).await;
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query_async(&mut any)
+            .await
+            .expect("CLUSTER KEYSLOT");
+        // CLUSTER SLOTS: [[start, end, [host, port, id], [host, port, id]...]...]
+        let ranges: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async(&mut any)
+            .await
+            .expect("CLUSTER SLOTS");
+        let int = |value: &redis::Value| -> i64 { redis::from_redis_value(value).expect("an integer") };
+        let port = |value: &redis::Value| -> u16 {
+            let node: Vec<redis::Value> = redis::from_redis_value(value).expect("a node");
+            u16::try_from(int(&node[1])).expect("a port")
+        };
+        for range in ranges {
+            if (int(&range[0])..=int(&range[1])).contains(&i64::from(slot)) {
+                return (port(&range[2]), range[3..].iter().map(port).collect());
+            }
+        }
+        panic!("no shard serves slot {slot}");
+    }
+
+    /// Fails the shard of `key` over to its replica (`CLUSTER FAILOVER` on
+    /// the replica: the manual, coordinated kind that loses nothing the
+    /// master acknowledged), and waits until the cluster is whole again
+    /// with the replica as master. Returns the new master's port.
+    pub async fn fail_over(&self, key: &str) -> u16 {
+        let (master, replicas) = self.shard_of(key).await;
+        let replica = *replicas.first().expect("the shard has a replica");
+        let _: () = redis::cmd("CLUSTER")
+            .arg("FAILOVER")
+            .query_async(&mut self.node(replica).await)
+            .await
+            .expect("CLUSTER FAILOVER");
+        for _ in 0..200 {
+            let role: Vec<redis::Value> = redis::cmd("ROLE")
+                .query_async(&mut self.node(replica).await)
+                .await
+                .expect("ROLE");
+            let role: String = redis::from_redis_value(&role[0]).expect("a role");
+            if role == "master" && self.shard_of(key).await.0 == replica {
+                self.wait_until_whole().await;
+                return replica;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{replica} never took over from {master}");
+    }
+
+    /// Every key on every master (not on replicas): (port, key).
+    pub async fn keys_by_master(&self) -> Vec<(u16, String)> {
+        let mut found = Vec::new();
+        for node in &self.nodes {
+            let mut connection = self.node(node.port).await;
+            let role: Vec<redis::Value> = redis::cmd("ROLE")
+                .query_async(&mut connection)
+                .await
+                .expect("ROLE");
+            let role: String = redis::from_redis_value(&role[0]).expect("a role");
+            if role != "master" {
+                continue;
+            }
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg("*")
+                .query_async(&mut connection)
+                .await
+                .expect("KEYS");
+            found.extend(keys.into_iter().map(|key| (node.port, key)));
+        }
+        found
+    }
+}
+
+impl SharedRedis for RedisCluster {
+    fn url(&self) -> String {
+        let seeds: Vec<String> = self.nodes[..3]
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        format!("redis+cluster://{}", seeds.join(","))
     }
 }
 

@@ -13,6 +13,7 @@ mod openapi;
 mod operations;
 mod products;
 mod products_ws;
+mod redis_cluster;
 mod reliability;
 mod restart;
 mod security;

@@ -1,0 +1,210 @@
+//! Past one Redis: instances over a real local Redis Cluster (3 masters, 3
+//! replicas, Debian's `redis-server`, made by `redis-cli --cluster
+//! create`) share one world as over one Redis, spread their streams over
+//! the shards, and carry on through a shard's failover without losing an
+//! event.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{product, Browser, RedisCluster, TestApp, WsClient};
+
+/// Joins the chat as `user`.
+async fn join(address: &str, user: &str) -> WsClient {
+    let mut chat = WsClient::connect(address, "/ws/chat", None).await;
+    chat.send_event("join", json!({ "user": user })).await;
+    chat.expect_event("history").await;
+    chat.expect_event("presence").await;
+    chat
+}
+
+/// The `message` texts `chat` receives until it has `count`, or `wait`
+/// passes.
+async fn messages(chat: &mut WsClient, count: usize, wait: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut texts = Vec::new();
+    while texts.len() < count {
+        // The outer deadline ends the wait; the inner one never fires first.
+        let Ok(message) =
+            tokio::time::timeout_at(deadline, chat.next_message(wait + Duration::from_secs(5))).await
+        else {
+            break;
+        };
+        let message = message.expect("the socket stays open");
+        let frame: Value = serde_json::from_str(message.to_text().expect("text")).expect("JSON");
+        if frame["event"] == "message" {
+            texts.push(frame["data"]["message"].as_str().expect("text").to_owned());
+        }
+    }
+    texts
+}
+
+#[actix_web::test]
+async fn instances_share_one_world_over_a_redis_cluster_and_its_shards_share_the_load() {
+    let Some(cluster) = RedisCluster::start("one_world_over_a_redis_cluster").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &cluster, |_| {}).await;
+
+    // Chat across instances, in one order.
+    let mut ana = join(&apps[0].address, "ana@shards.test").await;
+    let mut bob = join(&apps[1].address, "bob@shards.test").await;
+    for n in 0..5 {
+        ana.send_event("message", json!({ "message": format!("a{n}") }))
+            .await;
+        bob.send_event("message", json!({ "message": format!("b{n}") }))
+            .await;
+    }
+    let seen_by_ana = messages(&mut ana, 10, Duration::from_secs(10)).await;
+    let seen_by_bob = messages(&mut bob, 10, Duration::from_secs(10)).await;
+    assert_eq!(seen_by_ana.len(), 10, "{seen_by_ana:?}");
+    assert_eq!(seen_by_ana, seen_by_bob, "one order on both instances");
+
+    // A product written on A reaches B's product page.
+    let mut feed_b = apps[1].ws("/ws/products").await;
+    feed_b.expect_event("products").await;
+    apps[0].create_product(&product("SHARDED-1")).await;
+    assert_eq!(feed_b.expect_event("product:created").await["code"], "SHARDED-1");
+
+    // A login on A is valid on B (login sessions live in the cluster).
+    let user = apps[0].user_browser("shopper@shards.test").await;
+    let (status, current) = apps[1].get_json_with(&user.client, "/api/sessions/current").await;
+    assert_eq!(status, 200, "{current}");
+    assert_eq!(current["payload"]["email"], "shopper@shards.test");
+    // And limits count across instances: wrong passwords on both share
+    // one budget.
+    let intruder = Browser::new();
+    let mut refused = 0;
+    for attempt in 0..12 {
+        let (status, _) = apps[attempt % 2]
+            .post_json_with(
+                &intruder.client,
+                "/api/sessions/login",
+                &json!({"email": "shopper@shards.test", "password": "wrong"}),
+            )
+            .await;
+        refused += usize::from(status == 429);
+    }
+    assert!(refused > 0, "the login limit holds across instances");
+
+    // The streams live on more than one shard.
+    let keys = cluster.keys_by_master().await;
+    let masters_of_streams: BTreeSet<u16> = keys
+        .iter()
+        .filter(|(_, key)| key.ends_with(":stream"))
+        .map(|(port, _)| *port)
+        .collect();
+    assert!(
+        masters_of_streams.len() >= 2,
+        "streams spread over the shards: {keys:?}"
+    );
+}
+
+#[actix_web::test]
+async fn a_shard_failing_over_to_its_replica_loses_no_event() {
+    let Some(cluster) = RedisCluster::start("shard_failover").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &cluster, |settings| {
+        // Nothing is delivered outside the cluster's one order meanwhile.
+        settings.redis.local_delivery_after_ms = 20_000;
+    })
+    .await;
+    let mut listeners = Vec::new();
+    for (index, app) in apps.iter().enumerate() {
+        for n in 0..2 {
+            listeners.push(join(&app.address, &format!("listener{n}@shard{index}.test")).await);
+        }
+    }
+    let mut feeds = Vec::new();
+    for app in &apps {
+        let mut feed = app.ws("/ws/products").await;
+        feed.expect_event("products").await;
+        feeds.push(feed);
+    }
+    let mut senders = vec![
+        join(&apps[0].address, "sender@a.test").await,
+        join(&apps[1].address, "sender@b.test").await,
+    ];
+    const PER_SENDER: usize = 60;
+    // Messages go out every 60 ms from both instances (within the chat's
+    // per-person limit) while the shards of the chat stream and of the
+    // control stream fail over, one after the other.
+    let sending = async {
+        for n in 0..PER_SENDER {
+            for (who, sender) in ["a", "b"].iter().zip(senders.iter_mut()) {
+                sender
+                    .send_event("message", json!({ "message": format!("{who}-{n}") }))
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+    };
+    // (When both streams share a shard, the second failover hands it back.)
+    let failing_over = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cluster.fail_over("ecommerce:{chat}:stream").await;
+        cluster.fail_over("ecommerce:{control}:stream").await;
+    };
+    tokio::join!(sending, failing_over);
+    // A product change after the failovers reaches both instances.
+    apps[1].create_product(&product("AFTER-FAILOVER")).await;
+    for feed in &mut feeds {
+        assert_eq!(
+            feed.expect_event("product:created").await["code"],
+            "AFTER-FAILOVER"
+        );
+    }
+
+    let expected = 2 * PER_SENDER;
+    let mut orders = Vec::new();
+    for chat in listeners.iter_mut().chain(senders.iter_mut()) {
+        let texts = messages(chat, expected, Duration::from_secs(30)).await;
+        let distinct: BTreeSet<&String> = texts.iter().collect();
+        assert_eq!(
+            texts.len(),
+            expected,
+            "received {} of {expected}: {texts:?}",
+            texts.len()
+        );
+        assert_eq!(distinct.len(), expected, "no duplicate");
+        for who in ["a", "b"] {
+            let numbers: Vec<usize> = texts
+                .iter()
+                .filter_map(|text| text.strip_prefix(&format!("{who}-")))
+                .map(|number| number.parse().expect("a number"))
+                .collect();
+            assert_eq!(numbers, (0..PER_SENDER).collect::<Vec<_>>(), "{who}'s in order");
+        }
+        orders.push(texts);
+    }
+    assert!(
+        orders.windows(2).all(|pair| pair[0] == pair[1]),
+        "one order everywhere"
+    );
+    // Stored once each: the newest 100, then the page before them.
+    let (_, newest) = apps[0].get_json("/api/messages?limit=100").await;
+    let newest = newest["payload"].as_array().cloned().expect("messages");
+    let oldest_id = newest[0]["_id"].as_str().expect("an id");
+    let (_, older) = apps[0]
+        .get_json(&format!("/api/messages?limit=100&before={oldest_id}"))
+        .await;
+    let mut stored: Vec<String> = older["payload"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .chain(&newest)
+        .map(|message| message["message"].as_str().expect("text").to_owned())
+        .collect();
+    // (Each instance stores before it publishes: the store's order is not
+    // the stream's.)
+    stored.sort();
+    let mut delivered = orders[0].clone();
+    delivered.sort();
+    assert_eq!(stored, delivered, "each stored once");
+    for app in &apps {
+        app.wait_for_redis("connected").await;
+    }
+}
