@@ -124,7 +124,7 @@ async fn a_shard_failing_over_to_its_replica_loses_no_event() {
         feed.expect_event("products").await;
         feeds.push(feed);
     }
-    let mut senders = vec![
+    let mut senders = [
         join(&apps[0].address, "sender@a.test").await,
         join(&apps[1].address, "sender@b.test").await,
     ];
