@@ -31,6 +31,7 @@ pub struct Metrics {
     /// 1 while this instance is linked to Redis (several instances, one
     /// world), 0 otherwise; read at each scrape.
     pub redis_connected: IntGauge,
+    pub followed_cart_streams: IntGauge,
     /// Socket.IO handshakes waiting for their first poll; read at each
     /// scrape.
     pub pending_handshakes: IntGauge,
@@ -152,6 +153,13 @@ impl Metrics {
                 IntGauge::with_opts(opts(
                     "ecommerce_redis_connected",
                     "1 while this instance is linked to Redis, 0 otherwise (or without REDIS_URL)",
+                ))?,
+            )?,
+            followed_cart_streams: register(
+                &registry,
+                IntGauge::with_opts(opts(
+                    "ecommerce_redis_followed_cart_streams",
+                    "Cart streams this instance reads from Redis: the carts its sessions watch",
                 ))?,
             )?,
             pending_handshakes: register(

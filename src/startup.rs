@@ -24,7 +24,7 @@ use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
 use crate::realtime::bus::Bus;
 use crate::realtime::chat::limits::ChatLimits;
-use crate::realtime::events::{ChatOutlet, LocalRooms};
+use crate::realtime::events::{CartInterest, ChatOutlet, LocalRooms};
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
 use crate::realtime::socketio::{Recoveries, SocketIoSessions};
@@ -200,6 +200,10 @@ impl Application {
             clock.clone(),
             metrics.broadcasts("products"),
             metrics.broadcasts("carts"),
+            bus.as_ref().map(|bus| CartInterest {
+                follow: bus.clone().recipient(),
+                unfollow: bus.clone().recipient(),
+            }),
         ));
         let chat_context = Context::<ChatRoom>::new();
         let chat_room = chat_context.address();
@@ -227,7 +231,9 @@ impl Application {
                 reload_history: chat_room.clone().recipient(),
                 chat_head: chat_room.clone().recipient(),
                 products_head: product_feed.clone().recipient(),
+                cart_followed: product_feed.clone().recipient(),
             };
+            let own = context.address().recipient();
             context.run(Bus::new(
                 &settings.redis,
                 &settings.delivery,
@@ -237,6 +243,7 @@ impl Application {
                 accounts.clone(),
                 link.clone(),
                 clock.clone(),
+                own,
             ));
             link
         });

@@ -37,8 +37,10 @@ pub type Outgoing = Vec<Cmd>;
 
 /// One entry read from a stream.
 pub struct StreamEntry {
-    /// Which of the streams followed (its index).
+    /// Which kind of stream (the owner's number for it).
     pub stream: usize,
+    /// The stream's key (shared by the entries of one read).
+    pub key: Arc<str>,
     /// The entry id: the offset of what it carries.
     pub id: String,
     /// Its `e` field.
@@ -69,15 +71,16 @@ pub const MAX_QUEUED: usize = 10_000;
 /// How long one `XREAD` blocks; the reader's reply timeout is longer.
 const BLOCK: Duration = Duration::from_secs(2);
 /// Entries at most per read.
-const READ_COUNT: usize = 1000;
+pub(crate) const READ_COUNT: usize = 1000;
 /// How long connecting, or a command, may take.
-const TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Starts the writer and a reader of each of `streams` (keys). They run
-/// until `outgoing`'s sender is dropped and the owner is gone.
+/// Starts the writer and a reader of each of `streams` (the owner's number
+/// for it, and its key). They run until `outgoing`'s sender is dropped and
+/// the owner is gone.
 pub fn start(
     client: RedisClient,
-    streams: Vec<String>,
+    streams: Vec<(usize, String)>,
     owner: Recipient<LinkEvent>,
     outgoing: mpsc::UnboundedReceiver<Outgoing>,
 ) {
@@ -90,7 +93,7 @@ pub fn start(
         ready,
         streams.len(),
     ));
-    for (index, stream) in streams.into_iter().enumerate() {
+    for (index, stream) in streams {
         actix::spawn(read(
             client.clone(),
             index,
@@ -314,16 +317,15 @@ async fn follow(
             .xread_options(&[key], &[last.as_str()], &options)
             .await?;
         let Some(reply) = reply else { continue };
+        let shared_key: Arc<str> = Arc::from(key);
         let mut entries = Vec::new();
         for entry in reply.keys.into_iter().flat_map(|read| read.ids) {
-            let payload = entry
-                .map
-                .get("e")
-                .and_then(|value| redis::from_redis_value::<String>(value).ok());
+            let payload = payload_of(&entry);
             last.clone_from(&entry.id);
             match payload {
                 Some(payload) => entries.push(StreamEntry {
                     stream,
+                    key: shared_key.clone(),
                     id: entry.id,
                     payload,
                 }),
@@ -334,6 +336,14 @@ async fn follow(
             owner.do_send(LinkEvent::Entries(entries));
         }
     }
+}
+
+/// The payload (`e` field) of a stream entry, if it has one.
+pub(crate) fn payload_of(entry: &redis::streams::StreamId) -> Option<String> {
+    entry
+        .map
+        .get("e")
+        .and_then(|value| redis::from_redis_value::<String>(value).ok())
 }
 
 /// What a failed connection means, for a person reading the log or

@@ -7,7 +7,9 @@
 pub mod connection;
 pub mod counts;
 pub mod link;
+pub mod topics;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use self::connection::RedisConnection;
@@ -17,6 +19,8 @@ pub struct ClusterLink {
     connection: Mutex<Option<RedisConnection>>,
     /// Why Redis cannot be reached, while it cannot.
     problem: Mutex<Option<String>>,
+    /// How many cart streams this instance follows (topic routing).
+    followed_carts: AtomicUsize,
 }
 
 impl ClusterLink {
@@ -26,6 +30,7 @@ impl ClusterLink {
             prefix,
             connection: Mutex::new(None),
             problem: Mutex::new(None),
+            followed_carts: AtomicUsize::new(0),
         }
     }
 
@@ -47,6 +52,15 @@ impl ClusterLink {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some()
+    }
+
+    /// How many cart streams this instance follows now (for `/metrics`).
+    pub fn followed_carts(&self) -> usize {
+        self.followed_carts.load(Ordering::Relaxed)
+    }
+
+    pub fn set_followed_carts(&self, count: usize) {
+        self.followed_carts.store(count, Ordering::Relaxed);
     }
 
     /// Waits until linked, at most `wait` (so that the first requests after

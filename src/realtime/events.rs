@@ -8,7 +8,7 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::stream::Offset;
-use crate::domain::{ChatMessage, Email};
+use crate::domain::{ChatMessage, Email, Id};
 use crate::store::StoreEvent;
 
 /// An event with its offset in its stream: what the bus delivers (the
@@ -73,6 +73,37 @@ pub struct ForgetSnapshot;
 #[rtype(result = "()")]
 pub struct StreamHead(pub Offset);
 
+/// Feed → bus: a local session watches `cart`, and none did: follow its
+/// stream (topic routing: an instance reads only the carts watched here).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FollowCart(pub Id);
+
+/// Feed → bus: nobody here watches `cart` any more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UnfollowCart(pub Id);
+
+/// Bus → feed: `cart`'s stream is followed from here on, after `head`;
+/// `kept`: the newest events before it, oldest first, and whether they go
+/// back to the stream's start (`complete`). Live events follow this.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CartFollowed {
+    pub cart: Id,
+    pub head: Offset,
+    pub kept: Vec<Stamped<StoreEvent>>,
+    pub complete: bool,
+}
+
+/// Where the product feed says which carts it needs (none without a bus:
+/// it sees every change itself).
+#[derive(Clone)]
+pub struct CartInterest {
+    pub follow: Recipient<FollowCart>,
+    pub unfollow: Recipient<UnfollowCart>,
+}
+
 /// Where the bus delivers what it receives: this instance's rooms.
 #[derive(Clone)]
 pub struct LocalRooms {
@@ -83,6 +114,7 @@ pub struct LocalRooms {
     pub reload_history: Recipient<ReloadHistory>,
     pub chat_head: Recipient<StreamHead>,
     pub products_head: Recipient<StreamHead>,
+    pub cart_followed: Recipient<CartFollowed>,
 }
 
 /// Where the chat room publishes when instances share one world.

@@ -160,6 +160,18 @@ impl<T> StreamLog<T> {
         self.head = head;
     }
 
+    /// Whether `offset` comes after everything kept (offsets of another
+    /// origin are taken as new).
+    pub fn is_new(&self, offset: &Offset) -> bool {
+        if self.entries.is_empty() && self.base.is_none() {
+            return true; // joined: the head is the first entry to come
+        }
+        match (order_key(offset.as_str()), order_key(self.head.as_str())) {
+            (Some(new), Some(head)) if new.0 == head.0 => new > head,
+            _ => true,
+        }
+    }
+
     pub fn push(&mut self, offset: Offset, item: T) {
         self.head = offset.clone();
         self.entries.push_back((offset, Instant::now(), item));

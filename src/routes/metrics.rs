@@ -14,6 +14,11 @@ use crate::state::AppState;
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let linked = state.cluster.as_ref().is_some_and(|link| link.linked());
     state.metrics.redis_connected.set(i64::from(linked));
+    let followed = state.cluster.as_ref().map_or(0, |link| link.followed_carts());
+    state
+        .metrics
+        .followed_cart_streams
+        .set(i64::try_from(followed).unwrap_or(i64::MAX));
     state.socketio.forget_expired();
     let pending = state.session_limits.pending_handshakes();
     state

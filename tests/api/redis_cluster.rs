@@ -208,3 +208,111 @@ async fn a_shard_failing_over_to_its_replica_loses_no_event() {
         app.wait_for_redis("connected").await;
     }
 }
+
+/// The frames `client` receives up to and with the first `event`.
+async fn frames_until(client: &mut WsClient, event: &str) -> Vec<Value> {
+    let mut frames = Vec::new();
+    loop {
+        let frame = client.next_frame().await;
+        let done = frame["event"] == event;
+        frames.push(frame);
+        if done {
+            return frames;
+        }
+    }
+}
+
+/// Waits (up to 5 s) until `app` reports following `count` cart streams.
+async fn wait_for_followed_carts(app: &TestApp, count: i64) {
+    for _ in 0..50 {
+        if app.metric("ecommerce_redis_followed_cart_streams ").await == count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{} follows {} cart streams, not {count}",
+        app.address,
+        app.metric("ecommerce_redis_followed_cart_streams ").await
+    );
+}
+
+#[actix_web::test]
+async fn a_cart_is_read_only_where_it_is_watched_and_resumes_on_another_instance() {
+    let Some(cluster) = RedisCluster::start("cart_topic_routing").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &cluster, |_| {}).await;
+    let product = apps[0].create_product(&product("ROUTED-1")).await;
+    let pid = product["_id"].as_str().expect("id").to_owned();
+    let (_, cart) = apps[0].post_json("/api/carts", &json!({})).await;
+    let cid = cart["payload"]["_id"].as_str().expect("id").to_owned();
+    let add = |quantity: u64| {
+        let (app, cid, pid) = (&apps[0], cid.clone(), pid.clone());
+        async move {
+            let (status, body) = app
+                .post_json(
+                    &format!("/api/carts/{cid}/product/{pid}"),
+                    &json!({ "quantity": quantity }),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    // Nobody watches: no instance reads the cart's stream, though A writes it.
+    add(1).await;
+    wait_for_followed_carts(&apps[0], 0).await;
+    wait_for_followed_carts(&apps[1], 0).await;
+
+    // A page on B watches it: B follows that stream, A still does not.
+    let mut page = apps[1].ws_as_admin("/ws/products").await;
+    page.expect_event("products").await;
+    page.send_event("cart:watch", json!({ "_id": cid })).await;
+    wait_for_followed_carts(&apps[1], 1).await;
+    wait_for_followed_carts(&apps[0], 0).await;
+    add(1).await;
+    let seen = page.expect_frame("cart:updated").await;
+    assert_eq!(seen["data"]["products"][0]["quantity"], 2, "{seen}");
+    let since = seen["offset"].as_str().expect("an offset").to_owned();
+
+    // The page goes; B stops reading the stream.
+    drop(page);
+    wait_for_followed_carts(&apps[1], 0).await;
+    // Two changes nobody here watches.
+    add(1).await;
+    add(1).await;
+
+    // It comes back on A, which never read that stream, with its offset:
+    // exactly the two it missed, in order, then `recovered`, then live.
+    let mut page = apps[0].ws_as_admin("/ws/products").await;
+    page.expect_event("products").await;
+    page.send_event("cart:watch", json!({ "_id": cid, "since": since }))
+        .await;
+    let replay = frames_until(&mut page, "recovered").await;
+    let quantities: Vec<u64> = replay
+        .iter()
+        .filter(|frame| frame["event"] == "cart:updated")
+        .map(|frame| {
+            frame["data"]["products"][0]["quantity"]
+                .as_u64()
+                .expect("quantity")
+        })
+        .collect();
+    assert_eq!(quantities, [3, 4], "{replay:?}");
+    let recovered = &replay.last().expect("recovered")["data"];
+    assert_eq!(recovered["recovered"], true, "{recovered}");
+    assert_eq!(recovered["stream"], format!("cart:{cid}"));
+    wait_for_followed_carts(&apps[0], 1).await;
+    add(1).await;
+    let live = page.expect_frame("cart:updated").await;
+    assert_eq!(live["data"]["products"][0]["quantity"], 5, "{live}");
+
+    // The cart's stream expires with its retention; it lives on a shard
+    // of its lane's hash tag.
+    let keys = cluster.keys_by_master().await;
+    assert!(
+        keys.iter()
+            .any(|(_, key)| key.contains("{carts:") && key.contains(&cid)),
+        "{keys:?}"
+    );
+}

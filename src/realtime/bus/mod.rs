@@ -18,15 +18,22 @@
 //! - Duplicates: an append retried after a break may land twice; every
 //!   entry names its writer and sequence number, and a reader takes each
 //!   once.
+//! - Topic routing: `chat`, `products` and the control stream are read
+//!   all the time; a cart's stream only while a local session watches the
+//!   cart (`carts`), so a cart change reaches only the instances showing it.
+//! - One Redis or a Redis Cluster alike: every stream has a hash tag of its
+//!   own (carts one per lane), so the streams spread over the shards, and
+//!   the link follows failovers (`crate::cluster`).
 //! - Presence: `presence` (cluster presence sets with expiring keys; the
 //!   changes travel on the control stream).
 //! - Cost: one append per event; a receiving instance decodes the event
 //!   once and its room serializes the frame once.
 
+mod carts;
 pub mod presence;
 pub mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,16 +41,18 @@ use actix::prelude::*;
 use redis::Cmd;
 use tokio::sync::mpsc;
 
+use self::carts::CartFollowing;
 use self::presence::ClusterPresence;
-use self::wire::{ClusterEvent, IncomingEnvelope, Keys, OutgoingEnvelope, Stream};
+use self::wire::{ClusterEvent, FirstSeen, IncomingEnvelope, Keys, OutgoingEnvelope, Stream};
 use super::events::{
-    ForgetSnapshot, LocalPresence, LocalRooms, PublishChat, ReloadHistory, RemotePresence, Stamped,
-    StreamHead,
+    FollowCart, ForgetSnapshot, LocalPresence, LocalRooms, PublishChat, ReloadHistory, RemotePresence,
+    Stamped, StreamHead, UnfollowCart,
 };
 use super::stream::{LocalClock, Offset};
 use crate::auth::Accounts;
 use crate::cluster::connection::{RedisClient, RedisConnection};
 use crate::cluster::link::{self, LinkEvent, Outgoing, StreamEntry};
+use crate::cluster::topics::Topics;
 use crate::cluster::ClusterLink;
 use crate::configuration::{DeliverySettings, RedisSettings};
 use crate::store::{ForgetCachedListings, MongoStore, StoreEvent};
@@ -51,11 +60,6 @@ use crate::store::{ForgetCachedListings, MongoStore, StoreEvent};
 /// Own events waiting to be read back, at most; past this the oldest are
 /// delivered here at once.
 const PENDING_MAX: usize = 10_000;
-/// Writers remembered for duplicate detection, at most.
-const WRITERS_MAX: usize = 10_000;
-/// Larger entries are not this server's (an event is a chat message or a
-/// product, both bounded far below): dropped unread.
-const MAX_ENTRY_BYTES: usize = 1 << 20;
 
 pub struct Bus {
     keys: Keys,
@@ -73,8 +77,8 @@ pub struct Bus {
     next_seq: u64,
     /// Own events appended and not yet read back, by sequence number.
     pending: BTreeMap<u64, (Instant, ClusterEvent)>,
-    /// The highest sequence number read per writer and stream.
-    seen: HashMap<(String, Stream), u64>,
+    /// What each writer's entries were read up to.
+    seen: FirstSeen,
     presence: ClusterPresence,
     /// Offsets of events delivered here without Redis.
     clock: Arc<LocalClock>,
@@ -82,6 +86,8 @@ pub struct Bus {
     grace: Duration,
     /// Entries kept per stream in Redis (`MAXLEN ~`).
     stream_lengths: [usize; 4],
+    /// The carts followed here (topic routing).
+    carts: CartFollowing,
 }
 
 impl Bus {
@@ -95,6 +101,7 @@ impl Bus {
         accounts: Arc<Accounts>,
         link: Arc<ClusterLink>,
         clock: Arc<LocalClock>,
+        own: Recipient<LinkEvent>,
     ) -> Bus {
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         log::info!("cluster: this instance is {instance}");
@@ -103,7 +110,13 @@ impl Bus {
             instance,
         };
         let ttl = Duration::from_secs(settings.presence_ttl_s.max(3));
-        let carts = (delivery.cart_retain * delivery.cart_streams).clamp(1000, 100_000);
+        let carts = CartFollowing::new(
+            keys.clone(),
+            link.clone(),
+            Topics::new(client.clone(), own, Stream::Carts as usize),
+            rooms.cart_followed.clone(),
+            delivery,
+        );
         Bus {
             presence: ClusterPresence::new(keys.clone(), ttl),
             keys,
@@ -116,10 +129,11 @@ impl Bus {
             outage: 0,
             next_seq: 0,
             pending: BTreeMap::new(),
-            seen: HashMap::new(),
+            seen: FirstSeen::default(),
             clock,
             grace: Duration::from_millis(settings.local_delivery_after_ms),
-            stream_lengths: [delivery.retain.max(100), delivery.retain.max(100), carts, 1000],
+            stream_lengths: [delivery.retain.max(100), delivery.retain.max(100), 0, 1000],
+            carts,
         }
     }
 
@@ -142,19 +156,29 @@ impl Bus {
             }
         };
         let mut commands = before;
-        commands.push(
-            redis::cmd("XADD")
-                .arg(self.keys.stream(stream))
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(self.stream_lengths[stream as usize])
-                .arg("*")
-                .arg("e")
-                .arg(payload)
-                .to_owned(),
-        );
+        let mut followed_here = true;
+        match &event {
+            ClusterEvent::Store(StoreEvent::CartUpdated(cart)) => {
+                followed_here = self.carts.follows(&cart.id);
+                commands.extend(self.carts.append(&cart.id, payload));
+            }
+            _ => commands.push(
+                redis::cmd("XADD")
+                    .arg(self.keys.stream(stream))
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(self.stream_lengths[stream as usize])
+                    .arg("*")
+                    .arg("e")
+                    .arg(payload)
+                    .to_owned(),
+            ),
+        }
         if !self.send(commands) {
             return self.deliver_locally(event);
+        }
+        if !followed_here {
+            return; // nobody here watches that cart: nothing to read back
         }
         self.pending.insert(seq, (Instant::now(), event));
         if self.pending.len() > PENDING_MAX {
@@ -229,20 +253,8 @@ impl Bus {
             else {
                 continue;
             };
-            if entry.payload.len() > MAX_ENTRY_BYTES {
-                log::warn!(
-                    "cluster: ignoring entry {} of {} bytes (no instance writes more than {MAX_ENTRY_BYTES})",
-                    entry.id,
-                    entry.payload.len()
-                );
+            let Some(envelope) = IncomingEnvelope::open(&entry.id, &entry.payload) else {
                 continue;
-            }
-            let envelope: IncomingEnvelope = match serde_json::from_str(&entry.payload) {
-                Ok(envelope) => envelope,
-                Err(error) => {
-                    log::warn!("cluster: ignoring a malformed entry {} ({error})", entry.id);
-                    continue;
-                }
             };
             if envelope.from == self.keys.instance {
                 // Our own, back from Redis (unless delivered here already,
@@ -252,7 +264,7 @@ impl Bus {
                 }
                 continue;
             }
-            if !self.first_time(envelope.from, stream, envelope.seq) {
+            if !self.seen.first_time(envelope.from, &entry.key, envelope.seq) {
                 continue;
             }
             let event: ClusterEvent = match serde_json::from_str(envelope.event.get()) {
@@ -272,23 +284,6 @@ impl Bus {
             let from = envelope.from.to_owned();
             self.received(from, event, offset, ctx);
         }
-    }
-
-    /// Whether `seq` from `from` on `stream` is new (a retried append may
-    /// have landed twice; one writer appends to a stream in order).
-    fn first_time(&mut self, from: &str, stream: Stream, seq: u64) -> bool {
-        if let Some(last) = self.seen.get_mut(&(from.to_owned(), stream)) {
-            if seq <= *last {
-                return false;
-            }
-            *last = seq;
-            return true;
-        }
-        if self.seen.len() >= WRITERS_MAX {
-            self.seen.clear();
-        }
-        self.seen.insert((from.to_owned(), stream), seq);
-        true
     }
 
     /// Another instance's event.
@@ -422,9 +417,9 @@ impl Actor for Bus {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         self.outgoing = Some(sender);
-        let streams = Stream::ALL
+        let streams = Stream::ALWAYS_FOLLOWED
             .iter()
-            .map(|stream| self.keys.stream(*stream))
+            .map(|stream| (*stream as usize, self.keys.stream(*stream)))
             .collect();
         link::start(self.client.clone(), streams, ctx.address().recipient(), receiver);
         ctx.run_interval(self.presence.refresh_every(), |bus, ctx| bus.refresh(ctx));
@@ -444,6 +439,26 @@ impl Handler<LinkEvent> for Bus {
             LinkEvent::Head { stream, id } => self.head(stream, &id),
             LinkEvent::Entries(entries) => self.read(entries, ctx),
         }
+    }
+}
+
+impl Handler<FollowCart> for Bus {
+    type Result = ();
+
+    fn handle(&mut self, FollowCart(cart): FollowCart, ctx: &mut Context<Self>) {
+        if let Some(read) = self.carts.follow(cart) {
+            read.into_actor(self)
+                .map(move |newest, bus, _| bus.carts.kept_read(cart, newest))
+                .spawn(ctx);
+        }
+    }
+}
+
+impl Handler<UnfollowCart> for Bus {
+    type Result = ();
+
+    fn handle(&mut self, UnfollowCart(cart): UnfollowCart, _: &mut Context<Self>) {
+        self.carts.unfollow(cart);
     }
 }
 
@@ -482,28 +497,5 @@ impl Handler<LocalPresence> for Bus {
             },
             commands,
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::realtime::events::ChatDelivery;
-
-    #[test]
-    fn a_chat_delivery_crosses_the_wire() {
-        let delivery: ChatDelivery = serde_json::from_str(
-            r#"{"message": {"_id": "0123456789abcdef01234567", "user": "a@b.co", "message": "hi",
-                            "to": null, "createdAt": "2026-01-01T00:00:00Z"},
-                "sender_verified": true, "recipient_is_account": false}"#,
-        )
-        .expect("a delivery");
-        let event = ClusterEvent::Chat(delivery);
-        assert_eq!(event.stream(), Stream::Chat);
-        let text = serde_json::to_string(&event).expect("encoded");
-        assert!(matches!(
-            serde_json::from_str::<ClusterEvent>(&text),
-            Ok(ClusterEvent::Chat(_))
-        ));
     }
 }

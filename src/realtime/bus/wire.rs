@@ -6,10 +6,13 @@
 //! presence keys share the control stream's tag, so a presence change and
 //! the event announcing it go to one shard in one ordered pipeline.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::domain::Email;
+use crate::domain::{Email, Id};
 use crate::realtime::events::ChatDelivery;
 use crate::store::StoreEvent;
 
@@ -20,7 +23,8 @@ pub enum Stream {
     Chat = 0,
     /// Product changes (`products`).
     Products = 1,
-    /// Cart changes (every `cart:<id>`; an entry names its cart).
+    /// Cart changes: one stream per cart (`cart:<id>`), followed only
+    /// while a local session watches the cart.
     Carts = 2,
     /// Between instances only: presence changes, resyncs, new accounts.
     Control = 3,
@@ -28,6 +32,9 @@ pub enum Stream {
 
 impl Stream {
     pub const ALL: [Stream; 4] = [Stream::Chat, Stream::Products, Stream::Carts, Stream::Control];
+
+    /// The streams every instance follows all the time.
+    pub const ALWAYS_FOLLOWED: [Stream; 3] = [Stream::Chat, Stream::Products, Stream::Control];
 
     pub fn from_index(index: usize) -> Option<Stream> {
         Stream::ALL.get(index).copied()
@@ -79,6 +86,58 @@ pub struct IncomingEnvelope<'a> {
     pub event: &'a RawValue,
 }
 
+/// Lanes of cart streams (hash tags): enough to spread over the shards of
+/// a cluster, few enough that an instance reads them on a connection each.
+pub const CART_LANES: u16 = 16;
+
+/// Larger entries are not this server's (an event is a chat message or a
+/// product, both bounded far below): dropped unread.
+const MAX_ENTRY_BYTES: usize = 1 << 20;
+
+impl<'a> IncomingEnvelope<'a> {
+    /// The envelope of entry `id`, unless it is too large or malformed
+    /// (dropped with a warning: a foreign writer's, not ours).
+    pub fn open(id: &str, payload: &'a str) -> Option<IncomingEnvelope<'a>> {
+        if payload.len() > MAX_ENTRY_BYTES {
+            log::warn!(
+                "cluster: ignoring entry {id} of {} bytes (no instance writes more than {MAX_ENTRY_BYTES})",
+                payload.len()
+            );
+            return None;
+        }
+        serde_json::from_str(payload)
+            .map_err(|error| log::warn!("cluster: ignoring a malformed entry {id} ({error})"))
+            .ok()
+    }
+}
+
+/// Writers remembered for duplicate detection, at most.
+const WRITERS_MAX: usize = 10_000;
+
+/// The highest sequence number read per writer and stream: an append
+/// retried after a break may land twice, and one writer appends to a
+/// stream in order.
+#[derive(Default)]
+pub struct FirstSeen(HashMap<(String, Arc<str>), u64>);
+
+impl FirstSeen {
+    /// Whether `seq` from `from` on `stream` (its key) is new.
+    pub fn first_time(&mut self, from: &str, stream: &Arc<str>, seq: u64) -> bool {
+        if let Some(last) = self.0.get_mut(&(from.to_owned(), stream.clone())) {
+            if seq <= *last {
+                return false;
+            }
+            *last = seq;
+            return true;
+        }
+        if self.0.len() >= WRITERS_MAX {
+            self.0.clear();
+        }
+        self.0.insert((from.to_owned(), stream.clone()), seq);
+        true
+    }
+}
+
 /// Redis key names of one cluster, from this instance's point of view.
 #[derive(Clone)]
 pub struct Keys {
@@ -104,6 +163,17 @@ impl Keys {
     pub fn stream(&self, stream: Stream) -> String {
         format!("{}:{{{}}}:stream", self.prefix, stream.name())
     }
+    /// A cart's stream and its lane: `<prefix>:{carts:<lane>}:<id>:stream`.
+    /// The lane (one of `CART_LANES`, from the id) is the hash tag, so
+    /// the followed carts of a lane are read together and the lanes spread
+    /// over a cluster's shards.
+    pub fn cart_stream(&self, cart: &Id) -> (u16, String) {
+        let bytes = cart.bytes();
+        let lane = u16::from_be_bytes([bytes[10], bytes[11]]) % CART_LANES;
+        let key = format!("{}:{{carts:{lane}}}:{}:stream", self.prefix, cart.to_hex());
+        (lane, key)
+    }
+
     pub fn users_of(&self, instance: &str) -> String {
         format!("{}:{{control}}:presence:{instance}:users", self.prefix)
     }
@@ -148,6 +218,23 @@ mod tests {
             assert_eq!(slot_of(key.as_bytes()), control, "{key}");
         }
         assert_ne!(slot_of(keys.stream(Stream::Chat).as_bytes()), control);
+    }
+
+    #[test]
+    fn a_chat_delivery_crosses_the_wire() {
+        let delivery: crate::realtime::events::ChatDelivery = serde_json::from_str(
+            r#"{"message": {"_id": "0123456789abcdef01234567", "user": "a@b.co", "message": "hi",
+                            "to": null, "createdAt": "2026-01-01T00:00:00Z"},
+                "sender_verified": true, "recipient_is_account": false}"#,
+        )
+        .expect("a delivery");
+        let event = ClusterEvent::Chat(delivery);
+        assert_eq!(event.stream(), Stream::Chat);
+        let text = serde_json::to_string(&event).expect("encoded");
+        assert!(matches!(
+            serde_json::from_str::<ClusterEvent>(&text),
+            Ok(ClusterEvent::Chat(_))
+        ));
     }
 
     #[test]

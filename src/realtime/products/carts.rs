@@ -3,8 +3,12 @@
 //! that resumes after a reconnect. Each event is the whole cart, so only a
 //! few are kept per cart (`delivery.cart_retain`), and at most
 //! `delivery.cart_streams` carts (the least recently changed go first).
+//!
+//! With a bus, a cart's events reach this instance only while it is
+//! watched here: its log starts when the bus starts following it (with the
+//! newest events Redis keeps), and watchers that resume wait for that.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::configuration::DeliverySettings;
@@ -20,6 +24,10 @@ pub struct CartStreams {
     logs: HashMap<Id, (Instant, StreamLog<Frame>)>,
     watchers: HashMap<Id, Vec<SessionId>>,
     watched: HashMap<SessionId, Id>,
+    /// Carts whose log the bus has started (with a bus only).
+    started: HashSet<Id>,
+    /// Watchers waiting for their cart's log to start, with their `since`.
+    waiting: HashMap<Id, Vec<(SessionId, Option<String>)>>,
 }
 
 impl CartStreams {
@@ -31,25 +39,84 @@ impl CartStreams {
             logs: HashMap::new(),
             watchers: HashMap::new(),
             watched: HashMap::new(),
+            started: HashSet::new(),
+            waiting: HashMap::new(),
         }
     }
 
-    /// A session now watches `cart` (and no other).
-    pub fn watch(&mut self, id: SessionId, cart: Id) {
-        self.unwatch(id);
+    /// A session now watches `cart` (and no other). Returns whether nobody
+    /// here watched `cart` before, and the cart it watched before if
+    /// nobody here watches that one now.
+    pub fn watch(&mut self, id: SessionId, cart: Id) -> (bool, Option<Id>) {
+        let deserted = self.unwatch(id);
+        let first = !self.watchers.contains_key(&cart);
         self.watched.insert(id, cart);
         self.watchers.entry(cart).or_default().push(id);
+        (first, deserted.filter(|left| *left != cart))
     }
 
-    pub fn unwatch(&mut self, id: SessionId) {
-        if let Some(cart) = self.watched.remove(&id) {
-            if let Some(watchers) = self.watchers.get_mut(&cart) {
-                watchers.retain(|watcher| *watcher != id);
-                if watchers.is_empty() {
-                    self.watchers.remove(&cart);
-                }
-            }
+    /// The session watches nothing now. Returns its cart if nobody here
+    /// watches that one any more.
+    pub fn unwatch(&mut self, id: SessionId) -> Option<Id> {
+        let cart = self.watched.remove(&id)?;
+        let watchers = self.watchers.get_mut(&cart)?;
+        watchers.retain(|watcher| *watcher != id);
+        if !watchers.is_empty() {
+            return None;
         }
+        self.watchers.remove(&cart);
+        Some(cart)
+    }
+
+    /// Whether the bus has started `cart`'s log.
+    pub fn is_started(&self, cart: &Id) -> bool {
+        self.started.contains(cart)
+    }
+
+    /// A watcher waits for `cart`'s log to start before its `since` is
+    /// answered.
+    pub fn wait_for_start(&mut self, cart: Id, id: SessionId, since: Option<String>) {
+        self.waiting.entry(cart).or_default().push((id, since));
+    }
+
+    /// The bus follows `cart` from after `head`, with the newest events
+    /// Redis kept before it (`kept`, oldest first; `complete`: all since
+    /// the stream began). Returns the watchers that waited (those still
+    /// watching it).
+    pub fn start(
+        &mut self,
+        cart: Id,
+        head: Offset,
+        kept: Vec<(Offset, Frame)>,
+        complete: bool,
+    ) -> Vec<(SessionId, Option<String>)> {
+        let log = match kept.first() {
+            _ if complete => {
+                Offset::from_redis("0-0").map(|origin| StreamLog::new(origin, self.retain, self.retain_for))
+            }
+            Some((first, _)) => Some(StreamLog::joined_at(first.clone(), self.retain, self.retain_for)),
+            None => Some(StreamLog::joined_at(head, self.retain, self.retain_for)),
+        };
+        if let Some(log) = log {
+            self.logs.insert(cart, (Instant::now(), log));
+        }
+        for (offset, frame) in kept {
+            self.record(cart, offset, frame);
+        }
+        self.started.insert(cart);
+        let waiting = self.waiting.remove(&cart).unwrap_or_default();
+        waiting
+            .into_iter()
+            .filter(|(id, _)| self.watched.get(id) == Some(&cart))
+            .collect()
+    }
+
+    /// Nobody here watches `cart` and the bus no longer follows it: its log
+    /// would miss what comes next.
+    pub fn forget(&mut self, cart: &Id) {
+        self.logs.remove(cart);
+        self.started.remove(cart);
+        self.waiting.remove(cart);
     }
 
     pub fn watchers(&self, cart: &Id) -> &[SessionId] {
@@ -75,6 +142,9 @@ impl CartStreams {
                 StreamLog::joined_at(offset.clone(), retain, retain_for),
             )
         });
+        if !log.is_new(&offset) {
+            return; // kept already (read twice at the edge of following)
+        }
         *changed = Instant::now();
         log.push(offset, frame);
     }

@@ -31,7 +31,9 @@ use super::carts::CartStreams;
 use super::NAMESPACE;
 use crate::configuration::DeliverySettings;
 use crate::domain::Id;
-use crate::realtime::events::{ForgetSnapshot, Stamped, StreamHead};
+use crate::realtime::events::{
+    CartFollowed, CartInterest, FollowCart, ForgetSnapshot, Stamped, StreamHead, UnfollowCart,
+};
 use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
 use crate::realtime::stream::{CanResume, LocalClock, Offset, Recovered, StreamLog, Unrecoverable};
@@ -58,6 +60,8 @@ pub struct ProductFeed {
     /// Socket.IO sessions on the default namespace (`update_products`).
     update_listeners: HashMap<SessionId, Recipient<Outbound>>,
     carts: CartStreams,
+    /// Where to say which carts are watched here (with a bus).
+    cart_interest: Option<CartInterest>,
 }
 
 /// A change as kept for replay: its event, and its `update_products`.
@@ -147,6 +151,7 @@ impl ProductFeed {
         clock: Arc<LocalClock>,
         broadcasts: IntCounter,
         cart_updates: IntCounter,
+        cart_interest: Option<CartInterest>,
     ) -> Self {
         ProductFeed {
             store,
@@ -161,6 +166,7 @@ impl ProductFeed {
             changes_during_read: None,
             update_listeners: HashMap::new(),
             carts: CartStreams::new(delivery),
+            cart_interest,
         }
     }
 
@@ -295,7 +301,35 @@ impl ProductFeed {
         self.live.remove(&id);
         self.update_listeners.remove(&id);
         self.waiting.retain(|(waiting, _)| *waiting != id);
-        self.carts.unwatch(id);
+        if let Some(deserted) = self.carts.unwatch(id) {
+            self.deserted(deserted);
+        }
+    }
+
+    /// Nobody here watches `cart` now: the bus may stop following it.
+    fn deserted(&mut self, cart: Id) {
+        if let Some(interest) = &self.cart_interest {
+            interest.unfollow.do_send(UnfollowCart(cart));
+            self.carts.forget(&cart);
+        }
+    }
+
+    /// Answers a watcher's `since` from its cart's log: the missed events,
+    /// then `recovered`.
+    fn resume_cart(&mut self, id: SessionId, cart: Id, since: &str) {
+        let stream = format!("cart:{}", cart.to_hex());
+        let frames = match self.carts.since(&cart, since) {
+            Ok(mut missed) => {
+                missed.push(recovered(&stream, Ok(missed.len()), NAMESPACE));
+                missed
+            }
+            Err(why) => vec![recovered(&stream, Err(why), NAMESPACE)],
+        };
+        if let Some(session) = self.live.get(&id) {
+            if !offer_all(session, frames) {
+                self.forget(id);
+            }
+        }
     }
 
     /// A committed change, with its offset in its stream.
@@ -402,19 +436,54 @@ impl Handler<WatchCart> for ProductFeed {
 
     fn handle(&mut self, message: WatchCart, _: &mut Context<Self>) {
         let WatchCart { id, cart, since } = message;
-        self.carts.watch(id, cart);
-        let Some(since) = since else { return };
-        let stream = format!("cart:{}", cart.to_hex());
-        let frames = match self.carts.since(&cart, &since) {
-            Ok(mut missed) => {
-                missed.push(recovered(&stream, Ok(missed.len()), NAMESPACE));
-                missed
+        let (first, deserted) = self.carts.watch(id, cart);
+        if let Some(deserted) = deserted {
+            self.deserted(deserted);
+        }
+        match &self.cart_interest {
+            // The bus reads the cart's stream only while it is watched
+            // here; a resume waits for its log.
+            Some(interest) if !self.carts.is_started(&cart) => {
+                if first {
+                    interest.follow.do_send(FollowCart(cart));
+                }
+                self.carts.wait_for_start(cart, id, since);
             }
-            Err(why) => vec![recovered(&stream, Err(why), NAMESPACE)],
-        };
-        if let Some(session) = self.live.get(&id) {
-            if !offer_all(session, frames) {
-                self.forget(id);
+            _ => {
+                if let Some(since) = since {
+                    self.resume_cart(id, cart, &since);
+                }
+            }
+        }
+    }
+}
+
+impl Handler<CartFollowed> for ProductFeed {
+    type Result = ();
+
+    fn handle(&mut self, followed: CartFollowed, _: &mut Context<Self>) {
+        let CartFollowed {
+            cart,
+            head,
+            kept,
+            complete,
+        } = followed;
+        if self.carts.watchers(&cart).is_empty() {
+            return; // deserted meanwhile (the bus has been told)
+        }
+        let kept = kept
+            .into_iter()
+            .filter_map(|Stamped { offset, event }| match event {
+                StoreEvent::CartUpdated(change) => {
+                    let frame = feed_event("cart:updated", &change, &offset).state_event();
+                    Some((offset, frame))
+                }
+                _ => None,
+            })
+            .collect();
+        for (id, since) in self.carts.start(cart, head, kept, complete) {
+            if let Some(since) = since {
+                self.resume_cart(id, cart, &since);
             }
         }
     }
