@@ -251,7 +251,7 @@ impl RedisSessions {
     /// only if not); whether it was written.
     async fn write(&self, session: &str, state: &State, ttl: &Duration, exists: bool) -> Option<bool> {
         let json = serde_json::to_string(state).ok()?;
-        let millis = ttl.whole_milliseconds().clamp(1, i64::MAX as i128) as i64;
+        let millis = whole_millis(ttl);
         let written: Option<redis::Value> = self
             .run(
                 redis::cmd("SET")
@@ -344,7 +344,7 @@ impl SessionStore for RedisSessions {
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        let millis = ttl.whole_milliseconds().clamp(1, i64::MAX as i128) as i64;
+        let millis = whole_millis(ttl);
         let _: Option<redis::Value> = self
             .run(
                 redis::cmd("PEXPIRE")
@@ -363,6 +363,12 @@ impl SessionStore for RedisSessions {
             .map(|_| ())
             .ok_or_else(|| anyhow::anyhow!("Redis is unreachable: the session could not be deleted"))
     }
+}
+
+/// A session's time to live in whole milliseconds, as Redis takes it (at
+/// least 1).
+fn whole_millis(ttl: &Duration) -> i64 {
+    ttl.whole_milliseconds().clamp(1, i64::MAX as i128) as i64
 }
 
 /// A fresh, unguessable session key.

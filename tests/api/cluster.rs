@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    product, Browser, RedisServer, ServerProcess, TestApp, WsClient, CLUSTER_SESSION_KEY, EVENT_TIMEOUT,
+    assert_each_once_in_order, product, Browser, RedisServer, ServerProcess, TestApp, WsClient,
+    CLUSTER_SESSION_KEY, EVENT_TIMEOUT,
 };
 
 /// Joins the chat as `user`; returns the socket and the `presence` it got.
@@ -580,24 +581,8 @@ async fn every_session_gets_every_event_in_one_order_through_redis_pauses_and_ki
                 }
             }
         }
-        // Counted: every one, once.
-        let distinct: std::collections::BTreeSet<&String> = texts.iter().collect();
-        assert_eq!(
-            texts.len(),
-            expected,
-            "received {} of {expected}: {texts:?}",
-            texts.len()
-        );
-        assert_eq!(distinct.len(), expected, "no duplicate");
-        // Each sender's in the order sent.
-        for who in ["a", "b"] {
-            let numbers: Vec<usize> = texts
-                .iter()
-                .filter(|text| text.starts_with(&format!("{who}-")))
-                .map(|text| text.rsplit('-').next().unwrap().parse().unwrap())
-                .collect();
-            assert_eq!(numbers, (0..sent).collect::<Vec<_>>(), "{who}'s in order");
-        }
+        // Counted: every one, once, each sender's in the order sent.
+        assert_each_once_in_order(&texts, expected, &["a", "b"], sent);
         orders.push(texts);
     }
     assert!(

@@ -9,19 +9,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{TestApp, WsClient};
 
-/// Frames until (and with) the first `event`.
-async fn frames_until(client: &mut WsClient, event: &str) -> Vec<Value> {
-    let mut frames = Vec::new();
-    loop {
-        let frame = client.next_frame().await;
-        let done = frame["event"] == event;
-        frames.push(frame);
-        if done {
-            return frames;
-        }
-    }
-}
-
 fn texts(frames: &[Value]) -> Vec<String> {
     frames
         .iter()
@@ -50,7 +37,7 @@ async fn rejoin(app: &TestApp, user: &str, since: &str) -> (WsClient, Vec<Value>
     client
         .send_event("join", json!({ "user": user, "since": since }))
         .await;
-    let replay = frames_until(&mut client, "recovered").await;
+    let replay = client.frames_until("recovered").await;
     (client, replay)
 }
 
@@ -87,7 +74,7 @@ async fn join_and_message_sent_together_both_succeed() {
         client
             .send_event("message", json!({ "message": format!("hello from {user}") }))
             .await;
-        let frames = frames_until(&mut client, "message").await;
+        let frames = client.frames_until("message").await;
         let events: Vec<&str> = frames.iter().filter_map(|f| f["event"].as_str()).collect();
         assert!(!events.contains(&"error"), "nothing refused: {frames:?}");
         assert_eq!(texts(&frames), [format!("hello from {user}")]);
@@ -118,7 +105,7 @@ async fn a_chat_client_resumes_from_its_offset_and_misses_nothing() {
     // once, then `recovered`, then presence; no history.
     let mut ana = app.ws(&format!("/ws/chat?since={since}")).await;
     ana.send_event("join", json!({ "user": "ana@resume.test" })).await;
-    let replay = frames_until(&mut ana, "recovered").await;
+    let replay = ana.frames_until("recovered").await;
     let expected: Vec<String> = before[1..]
         .iter()
         .chain(&missed)
@@ -140,7 +127,7 @@ async fn a_chat_client_resumes_from_its_offset_and_misses_nothing() {
 
     // Then live, with no gap and no duplicate.
     bob.send_event("message", json!({ "message": "live" })).await;
-    let live = frames_until(&mut ana, "message").await;
+    let live = ana.frames_until("message").await;
     assert_eq!(texts(&live), ["live"]);
 
     // The same through the join's data.
@@ -165,8 +152,8 @@ async fn a_replay_never_shows_a_direct_message_to_anyone_else() {
     .await;
     ana.send_event("message", json!({ "message": "for everyone" }))
         .await;
-    frames_until(&mut bob, "message").await;
-    frames_until(&mut bob, "message").await;
+    bob.frames_until("message").await;
+    bob.frames_until("message").await;
 
     let (_, replay) = rejoin(&app, "cy@private.test", &start).await;
     assert_eq!(texts(&replay), ["for everyone"], "{replay:?}");
@@ -261,7 +248,7 @@ async fn the_product_feed_resumes_from_its_offset_instead_of_a_snapshot() {
         );
     }
     let mut feed = app.ws(&format!("/ws/products?since={since}")).await;
-    let replay = frames_until(&mut feed, "recovered").await;
+    let replay = feed.frames_until("recovered").await;
     let codes: Vec<&str> = replay
         .iter()
         .filter(|f| f["event"] == "product:created")
@@ -314,7 +301,7 @@ async fn a_watched_cart_resumes_from_its_offset() {
     page.expect_event("products").await;
     page.send_event("cart:watch", json!({ "_id": cid, "since": since }))
         .await;
-    let replay = frames_until(&mut page, "recovered").await;
+    let replay = page.frames_until("recovered").await;
     let updates: Vec<&Value> = replay.iter().filter(|f| f["event"] == "cart:updated").collect();
     assert_eq!(updates.len(), 1, "{replay:?}");
     let quantity = updates[0]["data"]["products"][0]["quantity"].as_u64();

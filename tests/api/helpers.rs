@@ -404,6 +404,19 @@ impl WsClient {
         }
     }
 
+    /// Frames until (and with) the first `event`.
+    pub async fn frames_until(&mut self, event: &str) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next_frame().await;
+            let done = frame["event"] == event;
+            frames.push(frame);
+            if done {
+                return frames;
+            }
+        }
+    }
+
     /// The next frame, asserting its event name.
     pub async fn expect_frame(&mut self, name: &str) -> Value {
         let frame = self.next_frame().await;
@@ -635,6 +648,31 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Asserts that `texts` (chat messages named `<sender>-...-<n>`) hold
+/// `expected` messages, each once, and every sender's numbers `0..per_sender`
+/// in the order sent.
+pub fn assert_each_once_in_order(texts: &[String], expected: usize, senders: &[&str], per_sender: usize) {
+    let distinct: std::collections::BTreeSet<&String> = texts.iter().collect();
+    assert_eq!(
+        texts.len(),
+        expected,
+        "received {} of {expected}: {texts:?}",
+        texts.len()
+    );
+    assert_eq!(distinct.len(), expected, "no duplicate");
+    for who in senders {
+        let numbers: Vec<usize> = texts
+            .iter()
+            .filter(|text| text.starts_with(&format!("{who}-")))
+            .map(|text| {
+                let number = text.rsplit('-').next().expect("a number");
+                number.parse().expect("a number")
+            })
+            .collect();
+        assert_eq!(numbers, (0..per_sender).collect::<Vec<_>>(), "{who}'s in order");
     }
 }
 

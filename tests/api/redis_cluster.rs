@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{product, Browser, RedisCluster, TestApp, WsClient};
+use crate::helpers::{assert_each_once_in_order, product, Browser, RedisCluster, TestApp, WsClient};
 
 /// Joins the chat as `user`.
 async fn join(address: &str, user: &str) -> WsClient {
@@ -162,22 +162,7 @@ async fn a_shard_failing_over_to_its_replica_loses_no_event() {
     let mut orders = Vec::new();
     for chat in listeners.iter_mut().chain(senders.iter_mut()) {
         let texts = messages(chat, expected, Duration::from_secs(30)).await;
-        let distinct: BTreeSet<&String> = texts.iter().collect();
-        assert_eq!(
-            texts.len(),
-            expected,
-            "received {} of {expected}: {texts:?}",
-            texts.len()
-        );
-        assert_eq!(distinct.len(), expected, "no duplicate");
-        for who in ["a", "b"] {
-            let numbers: Vec<usize> = texts
-                .iter()
-                .filter_map(|text| text.strip_prefix(&format!("{who}-")))
-                .map(|number| number.parse().expect("a number"))
-                .collect();
-            assert_eq!(numbers, (0..PER_SENDER).collect::<Vec<_>>(), "{who}'s in order");
-        }
+        assert_each_once_in_order(&texts, expected, &["a", "b"], PER_SENDER);
         orders.push(texts);
     }
     assert!(
@@ -206,19 +191,6 @@ async fn a_shard_failing_over_to_its_replica_loses_no_event() {
     assert_eq!(stored, delivered, "each stored once");
     for app in &apps {
         app.wait_for_redis("connected").await;
-    }
-}
-
-/// The frames `client` receives up to and with the first `event`.
-async fn frames_until(client: &mut WsClient, event: &str) -> Vec<Value> {
-    let mut frames = Vec::new();
-    loop {
-        let frame = client.next_frame().await;
-        let done = frame["event"] == event;
-        frames.push(frame);
-        if done {
-            return frames;
-        }
     }
 }
 
@@ -288,7 +260,7 @@ async fn a_cart_is_read_only_where_it_is_watched_and_resumes_on_another_instance
     page.expect_event("products").await;
     page.send_event("cart:watch", json!({ "_id": cid, "since": since }))
         .await;
-    let replay = frames_until(&mut page, "recovered").await;
+    let replay = page.frames_until("recovered").await;
     let quantities: Vec<u64> = replay
         .iter()
         .filter(|frame| frame["event"] == "cart:updated")

@@ -177,8 +177,5 @@ fn cart_change(cart: &Id, id: &str, payload: &str) -> Option<Stamped<StoreEvent>
 /// Where a cart is followed from when Redis cannot say: now, on this
 /// instance's clock (entry ids begin with Redis's).
 fn now_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis());
-    format!("{now}-0")
+    format!("{}-0", super::presence::now_ms())
 }

@@ -84,7 +84,8 @@ pub struct Bus {
     clock: Arc<LocalClock>,
     /// How long own events wait for Redis before local delivery.
     grace: Duration,
-    /// Entries kept per stream in Redis (`MAXLEN ~`).
+    /// Entries kept per stream in Redis (`MAXLEN ~`; carts: per cart, kept
+    /// by `carts`).
     stream_lengths: [usize; 4],
     /// The carts followed here (topic routing).
     carts: CartFollowing,

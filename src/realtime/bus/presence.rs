@@ -313,7 +313,7 @@ pub async fn read_sets(mut reader: RedisConnection, keys: Keys, instances: Vec<S
 /// Milliseconds since the epoch: registry scores. Instances compare their
 /// clocks through it, which is fine while they disagree by far less than
 /// the presence expiry (NTP keeps them within milliseconds).
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
