@@ -23,7 +23,7 @@ LAYERS = [
     # realtime/, from its shared vocabulary up to its transports
     ("realtime::stream", 3), ("realtime::protocol", 3), ("realtime::outbound", 3), ("realtime::reply", 3),
     ("realtime::ordered", 3), ("realtime::session", 3), ("realtime::limits", 3),
-    ("realtime::events", 3), ("realtime::endpoint", 3),
+    ("realtime::events", 3), ("realtime::reading", 3), ("realtime::endpoint", 3),
     ("realtime::chat", 4), ("realtime::products", 4),
     ("realtime::bus", 5), ("realtime::engine", 5),
     ("realtime::websocket", 6), ("realtime::socketio", 6),

@@ -76,6 +76,10 @@ pub struct RedisSettings {
     /// delivers them in one order) before delivering them to its own
     /// sessions anyway.
     pub local_delivery_after_ms: u64,
+    /// How long an instance keeps reading the `chat` or `products` stream
+    /// after its last session there left (topic routing), so a page that
+    /// reloads does not stop and restart the reading.
+    pub unfollow_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

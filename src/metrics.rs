@@ -32,6 +32,8 @@ pub struct Metrics {
     /// world), 0 otherwise; read at each scrape.
     pub redis_connected: IntGauge,
     pub followed_cart_streams: IntGauge,
+    /// 1 while this instance reads the `chat` / `products` stream.
+    pub followed_streams: IntGaugeVec,
     /// Socket.IO handshakes waiting for their first poll; read at each
     /// scrape.
     pub pending_handshakes: IntGauge,
@@ -161,6 +163,16 @@ impl Metrics {
                     "ecommerce_redis_followed_cart_streams",
                     "Cart streams this instance reads from Redis: the carts its sessions watch",
                 ))?,
+            )?,
+            followed_streams: register(
+                &registry,
+                IntGaugeVec::new(
+                    opts(
+                        "ecommerce_redis_followed_stream",
+                        "1 while this instance reads the stream from Redis: while its sessions are on it",
+                    ),
+                    &["stream"],
+                )?,
             )?,
             pending_handshakes: register(
                 &registry,

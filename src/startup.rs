@@ -24,7 +24,7 @@ use crate::configuration::{SessionSettings, Settings, StoreBackendKind};
 use crate::metrics::Metrics;
 use crate::realtime::bus::Bus;
 use crate::realtime::chat::limits::ChatLimits;
-use crate::realtime::events::{CartInterest, ChatOutlet, LocalRooms};
+use crate::realtime::events::{ChatOutlet, FeedInterest, LocalRooms};
 use crate::realtime::limits::SessionLimits;
 use crate::realtime::session::SessionContext;
 use crate::realtime::socketio::{Recoveries, SocketIoSessions};
@@ -191,6 +191,8 @@ impl Application {
             None => feed_context.address().recipient(),
         };
         let store = MongoStore::new(backend.clone(), store_events.clone(), store_failures.clone()).start();
+        // With a bus, how long a room's stream is still read once nobody is on it.
+        let unfollow_after = Duration::from_millis(settings.redis.unfollow_after_ms);
         // Offsets of events that no bus stamps (every event, without Redis).
         let clock = LocalClock::new();
         let product_feed = feed_context.run(ProductFeed::new(
@@ -200,9 +202,11 @@ impl Application {
             clock.clone(),
             metrics.broadcasts("products"),
             metrics.broadcasts("carts"),
-            bus.as_ref().map(|bus| CartInterest {
-                follow: bus.clone().recipient(),
-                unfollow: bus.clone().recipient(),
+            bus.as_ref().map(|bus| FeedInterest {
+                follow_cart: bus.clone().recipient(),
+                unfollow_cart: bus.clone().recipient(),
+                read: bus.clone().recipient(),
+                unfollow_after,
             }),
         ));
         let chat_context = Context::<ChatRoom>::new();
@@ -210,6 +214,8 @@ impl Application {
         let outlet = bus.as_ref().map(|bus| ChatOutlet {
             messages: bus.clone().recipient(),
             presence: bus.clone().recipient(),
+            read: bus.clone().recipient(),
+            unfollow_after,
         });
         chat_context.run(ChatRoom::new(
             store.clone(),
@@ -229,8 +235,8 @@ impl Application {
                 chat: chat_room.clone().recipient(),
                 presence: chat_room.clone().recipient(),
                 reload_history: chat_room.clone().recipient(),
-                chat_head: chat_room.clone().recipient(),
-                products_head: product_feed.clone().recipient(),
+                chat_followed: chat_room.clone().recipient(),
+                products_followed: product_feed.clone().recipient(),
                 cart_followed: product_feed.clone().recipient(),
             };
             let own = context.address().recipient();

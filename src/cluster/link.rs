@@ -58,8 +58,6 @@ pub enum LinkEvent {
     /// Why Redis cannot be reached now (a refused password, a refused
     /// connection), for `/health`; said again only when it changes.
     Problem(String),
-    /// Where a stream stood when its reader first reached Redis.
-    Head { stream: usize, id: String },
     /// Entries read, in each stream's order.
     Entries(Vec<StreamEntry>),
 }
@@ -259,10 +257,6 @@ async fn read(
                 if last.is_none() {
                     match head(&mut connection, &key).await {
                         Ok(id) => {
-                            owner.do_send(LinkEvent::Head {
-                                stream,
-                                id: id.clone(),
-                            });
                             last = Some(id);
                             heads_known.send_modify(|known| *known += 1);
                         }

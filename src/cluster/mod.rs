@@ -9,7 +9,7 @@ pub mod counts;
 pub mod link;
 pub mod topics;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use self::connection::RedisConnection;
@@ -21,6 +21,8 @@ pub struct ClusterLink {
     problem: Mutex<Option<String>>,
     /// How many cart streams this instance follows (topic routing).
     followed_carts: AtomicUsize,
+    /// Whether it follows the `chat` and the `products` stream.
+    followed_rooms: [AtomicBool; 2],
 }
 
 impl ClusterLink {
@@ -31,6 +33,7 @@ impl ClusterLink {
             connection: Mutex::new(None),
             problem: Mutex::new(None),
             followed_carts: AtomicUsize::new(0),
+            followed_rooms: [AtomicBool::new(false), AtomicBool::new(false)],
         }
     }
 
@@ -61,6 +64,19 @@ impl ClusterLink {
 
     pub fn set_followed_carts(&self, count: usize) {
         self.followed_carts.store(count, Ordering::Relaxed);
+    }
+
+    /// Whether this instance follows the `chat` and the `products` stream
+    /// now (for `/metrics`).
+    pub fn followed_rooms(&self) -> (bool, bool) {
+        let [chat, products] = &self.followed_rooms;
+        (chat.load(Ordering::Relaxed), products.load(Ordering::Relaxed))
+    }
+
+    pub fn set_followed_rooms(&self, chat: bool, products: bool) {
+        let [chat_followed, products_followed] = &self.followed_rooms;
+        chat_followed.store(chat, Ordering::Relaxed);
+        products_followed.store(products, Ordering::Relaxed);
     }
 
     /// Waits until linked, at most `wait` (so that the first requests after

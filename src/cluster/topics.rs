@@ -1,6 +1,8 @@
 //! Topic routing: streams read only while this instance has a use for them
-//! (a cart's stream while a local session watches that cart), started and
-//! stopped as sessions come and go.
+//! (`chat` and `products` while local sessions are on them, a cart's
+//! stream while a local session watches that cart), started and stopped as
+//! sessions come and go. Following starts with the stream's newest kept
+//! entries (`newest`), then reads on after them.
 //!
 //! Followed streams are grouped in lanes, one hash tag each, so on a Redis
 //! Cluster a lane is one slot and one `XREAD` reads every stream of it that
@@ -14,20 +16,30 @@
 //! delivered twice.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix::prelude::*;
-use redis::streams::{StreamReadOptions, StreamReadReply};
+use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::AsyncCommands;
 use tokio::sync::Notify;
 
-use super::connection::RedisClient;
+use super::connection::{RedisClient, RedisConnection};
 use super::link::{payload_of, LinkEvent, StreamEntry, READ_COUNT, TIMEOUT};
 
 /// How long one lane read blocks: how long a newly followed stream may wait
 /// to join its lane's reads.
 const LANE_BLOCK: Duration = Duration::from_millis(250);
+
+/// The newest entries of a stream, newest first, read when following starts.
+pub type NewestRead = Pin<Box<dyn Future<Output = redis::RedisResult<StreamRangeReply>>>>;
+
+/// Reads the newest `count` entries of stream `key`.
+pub fn newest(mut connection: RedisConnection, key: String, count: usize) -> NewestRead {
+    Box::pin(async move { connection.xrevrange_count(&key, "+", "-", count).await })
+}
 
 /// The followed streams of one lane, shared by the owner and the reader.
 #[derive(Default)]

@@ -4,6 +4,8 @@
 //! same with no bus at all (one instance), and the bus routes events
 //! without knowing which actor takes them.
 
+use std::time::Duration;
+
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -67,11 +69,33 @@ pub struct ReloadHistory;
 #[rtype(result = "()")]
 pub struct ForgetSnapshot;
 
-/// Bus → room: where its stream stands in Redis; its offsets go on from
-/// there (the head of its log, until the next event).
+/// The stream of a room, which the bus reads only while the room has
+/// sessions on it (topic routing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomStream {
+    Chat,
+    Products,
+}
+
+/// Room → bus: start (`read: true`) or stop reading the room's stream;
+/// started, the bus answers with `StreamFollowed`.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct StreamHead(pub Offset);
+pub struct ReadStream {
+    pub stream: RoomStream,
+    pub read: bool,
+}
+
+/// Bus → room: its stream is read from here on, after `head`; `kept`: the
+/// newest events Redis kept before it, oldest first, and whether they go
+/// back to the stream's start (`complete`). Live events follow this.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StreamFollowed<T> {
+    pub head: Offset,
+    pub kept: Vec<Stamped<T>>,
+    pub complete: bool,
+}
 
 /// Feed → bus: a local session watches `cart`, and none did: follow its
 /// stream (topic routing: an instance reads only the carts watched here).
@@ -96,12 +120,15 @@ pub struct CartFollowed {
     pub complete: bool,
 }
 
-/// Where the product feed says which carts it needs (none without a bus:
-/// it sees every change itself).
+/// Where the product feed says which streams it needs: its own and the
+/// carts watched here (none without a bus: it sees every change itself).
 #[derive(Clone)]
-pub struct CartInterest {
-    pub follow: Recipient<FollowCart>,
-    pub unfollow: Recipient<UnfollowCart>,
+pub struct FeedInterest {
+    pub follow_cart: Recipient<FollowCart>,
+    pub unfollow_cart: Recipient<UnfollowCart>,
+    pub read: Recipient<ReadStream>,
+    /// How long the feed keeps its stream read with no session on it.
+    pub unfollow_after: Duration,
 }
 
 /// Where the bus delivers what it receives: this instance's rooms.
@@ -112,8 +139,8 @@ pub struct LocalRooms {
     pub chat: Recipient<Stamped<ChatDelivery>>,
     pub presence: Recipient<RemotePresence>,
     pub reload_history: Recipient<ReloadHistory>,
-    pub chat_head: Recipient<StreamHead>,
-    pub products_head: Recipient<StreamHead>,
+    pub chat_followed: Recipient<StreamFollowed<ChatDelivery>>,
+    pub products_followed: Recipient<StreamFollowed<StoreEvent>>,
     pub cart_followed: Recipient<CartFollowed>,
 }
 
@@ -122,4 +149,7 @@ pub struct LocalRooms {
 pub struct ChatOutlet {
     pub messages: Recipient<PublishChat>,
     pub presence: Recipient<LocalPresence>,
+    pub read: Recipient<ReadStream>,
+    /// How long the room keeps its stream read with no session on it.
+    pub unfollow_after: Duration,
 }

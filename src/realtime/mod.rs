@@ -18,7 +18,8 @@
 //! - rooms: `chat` and `products`, each an actor owning its sessions plus
 //!   the per-connection rules every transport drives (`endpoint::Endpoint`);
 //! - `events`: the messages between the rooms and the bus (neither names
-//!   the other);
+//!   the other), and `reading`: a room's side of topic routing (its
+//!   stream read only while sessions are on it);
 //! - the shared vocabulary: `protocol` (frames), `stream` (offsets and the
 //!   events kept for clients that resume), `outbound` (the bounded
 //!   hand-off to a session), `reply` (answers), `ordered` (events in
@@ -35,6 +36,7 @@ pub mod ordered;
 pub mod outbound;
 pub mod products;
 pub mod protocol;
+pub mod reading;
 pub mod reply;
 pub mod session;
 pub mod socketio;

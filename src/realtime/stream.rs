@@ -147,6 +147,40 @@ impl<T> StreamLog<T> {
         StreamLog::new(head, settings.retain, Duration::from_secs(settings.retain_s))
     }
 
+    /// The log of a Redis stream that is followed from `head` on, holding
+    /// the newest entries Redis kept before it (`kept`, oldest first;
+    /// `complete`: every entry since the stream began). A client resumes
+    /// from any of them, or from the start when they are complete.
+    pub fn from_kept(
+        head: Offset,
+        kept: Vec<(Offset, T)>,
+        complete: bool,
+        retain: usize,
+        retain_for: Duration,
+    ) -> StreamLog<T> {
+        let mut log = match (complete, kept.first()) {
+            (true, _) => StreamLog::new(Offset(Arc::from("0-0")), retain, retain_for),
+            (false, Some((first, _))) => StreamLog::joined_at(first.clone(), retain, retain_for),
+            (false, None) => StreamLog::joined_at(head.clone(), retain, retain_for),
+        };
+        for (offset, item) in kept {
+            log.push(offset, item);
+        }
+        log.head = head;
+        log
+    }
+
+    /// `from_kept`, with a room stream's retention.
+    pub fn configured_from_kept(
+        head: Offset,
+        kept: Vec<(Offset, T)>,
+        complete: bool,
+        settings: &DeliverySettings,
+    ) -> StreamLog<T> {
+        let retain_for = Duration::from_secs(settings.retain_s);
+        StreamLog::from_kept(head, kept, complete, settings.retain, retain_for)
+    }
+
     pub fn head(&self) -> &Offset {
         &self.head
     }

@@ -19,6 +19,17 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .metrics
         .followed_cart_streams
         .set(i64::try_from(followed).unwrap_or(i64::MAX));
+    let (chat, products) = state
+        .cluster
+        .as_ref()
+        .map_or((false, false), |link| link.followed_rooms());
+    for (stream, followed) in [("chat", chat), ("products", products)] {
+        state
+            .metrics
+            .followed_streams
+            .with_label_values(&[stream])
+            .set(i64::from(followed));
+    }
     state.socketio.forget_expired();
     let pending = state.session_limits.pending_handshakes();
     state

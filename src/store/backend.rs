@@ -119,6 +119,10 @@ pub trait Backend:
     /// Drops whatever the backend keeps from earlier reads: another
     /// process (an instance sharing the database) changed the data.
     fn forget_cached_listings(&self) {}
+
+    /// Keeps listings from earlier reads (`keep`), or not: off while this
+    /// process would not hear of another one's changes.
+    fn cache_listings(&self, _keep: bool) {}
 }
 
 /// A field whose value must be unique in its collection. Both backends

@@ -145,6 +145,16 @@ store_message!(
 );
 
 store_message!(
+    /// Keep cached listings or not: kept only while this instance hears of
+    /// every other instance's product changes.
+    CacheListings { keep: bool } -> (),
+    |b| async move {
+        b.cache_listings(keep);
+        Ok(())
+    }
+);
+
+store_message!(
     /// Whether the database answers (`GET /health`).
     Ping {} -> (),
     |b| b.ping()

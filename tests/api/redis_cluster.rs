@@ -209,6 +209,114 @@ async fn wait_for_followed_carts(app: &TestApp, count: i64) {
     );
 }
 
+/// Waits (up to 5 s) until `app` reports reading `stream` (1) or not (0).
+async fn wait_for_reading(app: &TestApp, stream: &str, reading: i64) {
+    let metric = format!("ecommerce_redis_followed_stream{{stream=\"{stream}\"}} ");
+    for _ in 0..50 {
+        if app.metric(&metric).await == reading {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{} reads {stream}: {}, not {reading}",
+        app.address,
+        app.metric(&metric).await
+    );
+}
+
+/// Posts a chat message over REST (as the admin the app is logged in as).
+async fn post_message(app: &TestApp, text: &str) {
+    let (status, body) = app.post_json("/api/messages", &json!({ "message": text })).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[actix_web::test]
+async fn chat_and_products_are_read_only_where_sessions_are_on_them_and_nothing_is_missed_at_the_edges() {
+    let Some(cluster) = RedisCluster::start("room_topic_routing").await else {
+        return;
+    };
+    let apps = TestApp::spawn_cluster(2, &cluster, |settings| {
+        settings.redis.unfollow_after_ms = 300;
+    })
+    .await;
+    // Nobody is on anything: nothing but the control stream is read.
+    for app in &apps {
+        wait_for_reading(app, "chat", 0).await;
+        wait_for_reading(app, "products", 0).await;
+    }
+
+    // A chatter on B: B reads `chat`, A does not, though A writes to it.
+    let mut chat = join(&apps[1].address, "reader@routing.test").await;
+    wait_for_reading(&apps[1], "chat", 1).await;
+    post_message(&apps[0], "r0").await;
+    post_message(&apps[0], "r1").await;
+    assert_eq!(messages(&mut chat, 2, Duration::from_secs(5)).await, ["r0", "r1"]);
+    wait_for_reading(&apps[0], "chat", 0).await;
+    let mut since = String::new();
+    post_message(&apps[1], "r2").await;
+    let frame = chat.expect_frame("message").await;
+    assert_eq!(frame["data"]["message"], "r2");
+    since.push_str(frame["offset"].as_str().expect("an offset"));
+
+    // The chatter goes; B stops reading `chat` once the linger is over.
+    drop(chat);
+    wait_for_reading(&apps[1], "chat", 0).await;
+    // Messages nobody reads: written by both instances.
+    post_message(&apps[0], "r3").await;
+    post_message(&apps[1], "r4").await;
+
+    // Back on B with its offset: exactly what it missed, in order, then
+    // `recovered`, then live messages.
+    let mut chat = WsClient::connect(&apps[1].address, "/ws/chat", None).await;
+    chat.send_event("join", json!({ "user": "reader@routing.test", "since": since }))
+        .await;
+    let replay = chat.frames_until("recovered").await;
+    let missed: Vec<&str> = replay
+        .iter()
+        .filter(|frame| frame["event"] == "message")
+        .map(|frame| frame["data"]["message"].as_str().expect("text"))
+        .collect();
+    assert_eq!(missed, ["r3", "r4"], "{replay:?}");
+    assert_eq!(replay.last().expect("recovered")["data"]["recovered"], true);
+    chat.expect_event("presence").await;
+    post_message(&apps[0], "r5").await;
+    assert_eq!(chat.expect_frame("message").await["data"]["message"], "r5");
+    // A fresh joiner on A, which never read the chat, gets the whole
+    // history, then live messages.
+    let mut fresh = WsClient::connect(&apps[0].address, "/ws/chat", None).await;
+    fresh
+        .send_event("join", json!({ "user": "fresh@routing.test" }))
+        .await;
+    let history = fresh.expect_event("history").await;
+    let texts: Vec<&str> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|message| message["message"].as_str().expect("text"))
+        .collect();
+    assert_eq!(texts, ["r0", "r1", "r2", "r3", "r4", "r5"]);
+    wait_for_reading(&apps[0], "chat", 1).await;
+
+    // Products: a page on A; B does not read `products`.
+    let before = apps[1].product_count().await;
+    let mut page = apps[0].ws("/ws/products").await;
+    page.expect_event("products").await;
+    wait_for_reading(&apps[0], "products", 1).await;
+    wait_for_reading(&apps[1], "products", 0).await;
+    let created = apps[1].create_product(&product("ROUTED-P1")).await;
+    assert_eq!(page.expect_event("product:created").await["code"], "ROUTED-P1");
+    // B's listings are read fresh while it does not hear of A's changes:
+    // a product A writes is listed by B at once.
+    assert_eq!(apps[1].product_count().await, before + 1);
+    apps[0].create_product(&product("ROUTED-P2")).await;
+    assert_eq!(apps[1].product_count().await, before + 2);
+    let id = created["_id"].as_str().expect("id");
+    let (status, _) = apps[0].delete(&format!("/api/products/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(apps[1].product_count().await, before + 1);
+}
+
 #[actix_web::test]
 async fn a_cart_is_read_only_where_it_is_watched_and_resumes_on_another_instance() {
     let Some(cluster) = RedisCluster::start("cart_topic_routing").await else {

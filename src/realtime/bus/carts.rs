@@ -9,18 +9,15 @@
 //! Redis is away, a cart is followed from the present (the instance's
 //! clock), and its log starts there.
 
-use std::collections::HashSet;
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use redis::streams::StreamRangeReply;
-use redis::{AsyncCommands, Cmd};
+use redis::Cmd;
 
-use super::wire::{ClusterEvent, IncomingEnvelope, Keys};
-use crate::cluster::link::payload_of;
-use crate::cluster::topics::Topics;
+use super::presence;
+use super::wire::{ClusterEvent, Kept, Keys};
+use crate::cluster::topics::{newest, NewestRead, Topics};
 use crate::cluster::ClusterLink;
 use crate::configuration::DeliverySettings;
 use crate::domain::Id;
@@ -39,11 +36,11 @@ pub struct CartFollowing {
     kept: usize,
     /// How long a cart's stream outlives its last change, in ms.
     expiry_ms: u64,
-    followed: HashSet<Id>,
+    /// The carts followed, each with the number of the request that
+    /// started it: a read of kept changes answers only the latest.
+    followed: HashMap<Id, u64>,
+    requests: u64,
 }
-
-/// The newest entries of a cart's stream, read when following starts.
-pub type KeptRead = Pin<Box<dyn Future<Output = redis::RedisResult<StreamRangeReply>>>>;
 
 impl CartFollowing {
     pub fn new(
@@ -60,12 +57,13 @@ impl CartFollowing {
             feed,
             kept: delivery.cart_retain.max(1),
             expiry_ms: delivery.retain_s.max(1).saturating_mul(1000),
-            followed: HashSet::new(),
+            followed: HashMap::new(),
+            requests: 0,
         }
     }
 
     pub fn follows(&self, cart: &Id) -> bool {
-        self.followed.contains(cart)
+        self.followed.contains_key(cart)
     }
 
     /// The commands that append `payload` (a change of `cart`) to its
@@ -86,58 +84,59 @@ impl CartFollowing {
         ]
     }
 
-    /// A local session watches `cart` and none did: returns the read of its
-    /// kept changes to run (then `kept_read`), or starts following from
-    /// now if Redis is away.
-    pub fn follow(&mut self, cart: Id) -> Option<KeptRead> {
-        if !self.followed.insert(cart) {
+    /// A local session watches `cart` and none did: returns the request's
+    /// number and the read of its kept changes to run (then `kept_read`),
+    /// or starts following from now if Redis is away.
+    pub fn follow(&mut self, cart: Id) -> Option<(u64, NewestRead)> {
+        if self.followed.contains_key(&cart) {
             return None;
         }
+        self.requests += 1;
+        let request = self.requests;
+        self.followed.insert(cart, request);
         self.link.set_followed_carts(self.followed.len());
-        let Some(mut connection) = self.link.connection() else {
-            self.start(cart, now_id(), Vec::new(), false);
+        let Some(connection) = self.link.connection() else {
+            self.kept_read(cart, request, Kept::from_now(presence::now_ms()));
             return None;
         };
         let (_, key) = self.keys.cart_stream(&cart);
-        let kept = self.kept;
-        Some(Box::pin(async move {
-            connection.xrevrange_count(&key, "+", "-", kept).await
-        }))
+        Some((request, newest(connection, key, self.kept)))
     }
 
-    /// The kept changes of `cart` were read: the feed gets them, and the
-    /// stream is followed after the newest.
-    pub fn kept_read(&mut self, cart: Id, newest: redis::RedisResult<StreamRangeReply>) {
-        if !self.follows(&cart) {
-            return; // unwatched meanwhile
+    /// The kept changes of `cart` were read (or could not be: `from_now`)
+    /// for `request`: the feed gets them, and the stream is followed after
+    /// the newest.
+    pub fn kept_read(&mut self, cart: Id, request: u64, kept: Kept) {
+        if self.followed.get(&cart) != Some(&request) {
+            return; // unwatched meanwhile, or watched again
         }
-        match newest {
-            Ok(newest) => {
-                let complete = newest.ids.len() < self.kept;
-                let head = newest
-                    .ids
-                    .first()
-                    .map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone());
-                let changes = newest
-                    .ids
-                    .iter()
-                    .rev()
-                    .filter_map(|entry| cart_change(&cart, &entry.id, &payload_of(entry)?))
-                    .collect();
-                self.start(cart, head, changes, complete);
-            }
-            Err(error) => {
-                log::warn!(
-                    "cluster: cannot read the kept changes of cart {cart} ({error}); following it from now"
-                );
-                self.start(cart, now_id(), Vec::new(), false);
-            }
-        }
+        let changes = kept
+            .events
+            .into_iter()
+            .filter_map(|(offset, event)| match event {
+                ClusterEvent::Store(StoreEvent::CartUpdated(change)) if change.id == cart => Some(Stamped {
+                    offset,
+                    event: StoreEvent::CartUpdated(change),
+                }),
+                _ => None,
+            })
+            .collect();
+        self.start(cart, kept.head, changes, kept.complete);
+    }
+
+    /// How many entries a cart's stream keeps.
+    pub fn kept(&self) -> usize {
+        self.kept
+    }
+
+    /// The key of `cart`'s stream.
+    pub fn key(&self, cart: &Id) -> String {
+        self.keys.cart_stream(cart).1
     }
 
     /// Nobody here watches `cart` any more.
     pub fn unfollow(&mut self, cart: Id) {
-        if self.followed.remove(&cart) {
+        if self.followed.remove(&cart).is_some() {
             self.link.set_followed_carts(self.followed.len());
             let (lane, key) = self.keys.cart_stream(&cart);
             self.topics.unfollow(lane, &key);
@@ -159,23 +158,4 @@ impl CartFollowing {
         let (lane, key) = self.keys.cart_stream(&cart);
         self.topics.follow(lane, key, head);
     }
-}
-
-/// The cart change an entry of `cart`'s stream carries, if it is one.
-fn cart_change(cart: &Id, id: &str, payload: &str) -> Option<Stamped<StoreEvent>> {
-    let offset = Offset::from_redis(id)?;
-    let envelope: IncomingEnvelope = serde_json::from_str(payload).ok()?;
-    match serde_json::from_str(envelope.event.get()).ok()? {
-        ClusterEvent::Store(StoreEvent::CartUpdated(change)) if change.id == *cart => Some(Stamped {
-            offset,
-            event: StoreEvent::CartUpdated(change),
-        }),
-        _ => None,
-    }
-}
-
-/// Where a cart is followed from when Redis cannot say: now, on this
-/// instance's clock (entry ids begin with Redis's).
-fn now_id() -> String {
-    format!("{}-0", super::presence::now_ms())
 }

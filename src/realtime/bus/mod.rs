@@ -18,9 +18,12 @@
 //! - Duplicates: an append retried after a break may land twice; every
 //!   entry names its writer and sequence number, and a reader takes each
 //!   once.
-//! - Topic routing: `chat`, `products` and the control stream are read
-//!   all the time; a cart's stream only while a local session watches the
-//!   cart (`carts`), so a cart change reaches only the instances showing it.
+//! - Topic routing: the control stream is read all the time; `chat` and
+//!   `products` only while local sessions are on them (`rooms`), a cart's
+//!   stream only while a local session watches the cart (`carts`), so an
+//!   event reaches only the instances that show it. Following a stream
+//!   starts with the newest events Redis kept, which the room rebuilds its
+//!   log from, so nothing at the edges is missed.
 //! - One Redis or a Redis Cluster alike: every stream has a hash tag of its
 //!   own (carts one per lane), so the streams spread over the shards, and
 //!   the link follows failovers (`crate::cluster`).
@@ -30,36 +33,44 @@
 //!   once and its room serializes the frame once.
 
 mod carts;
+mod own;
 pub mod presence;
+mod rooms;
 pub mod wire;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
+use redis::streams::StreamRangeReply;
 use redis::Cmd;
 use tokio::sync::mpsc;
 
 use self::carts::CartFollowing;
+use self::own::OwnEvents;
 use self::presence::ClusterPresence;
-use self::wire::{ClusterEvent, FirstSeen, IncomingEnvelope, Keys, OutgoingEnvelope, Stream};
+use self::rooms::RoomStreams;
+use self::wire::{ClusterEvent, FirstSeen, IncomingEnvelope, Kept, Keys, OutgoingEnvelope, Stream};
 use super::events::{
-    FollowCart, ForgetSnapshot, LocalPresence, LocalRooms, PublishChat, ReloadHistory, RemotePresence,
-    Stamped, StreamHead, UnfollowCart,
+    FollowCart, ForgetSnapshot, LocalPresence, LocalRooms, PublishChat, ReadStream, ReloadHistory,
+    RemotePresence, RoomStream, Stamped, StreamFollowed, UnfollowCart,
 };
 use super::stream::{LocalClock, Offset};
 use crate::auth::Accounts;
 use crate::cluster::connection::{RedisClient, RedisConnection};
-use crate::cluster::link::{self, LinkEvent, Outgoing, StreamEntry};
+use crate::cluster::link::{self, payload_of, LinkEvent, Outgoing, StreamEntry};
 use crate::cluster::topics::Topics;
 use crate::cluster::ClusterLink;
 use crate::configuration::{DeliverySettings, RedisSettings};
-use crate::store::{ForgetCachedListings, MongoStore, StoreEvent};
+use crate::store::{CacheListings, ForgetCachedListings, MongoStore, StoreEvent};
 
-/// Own events waiting to be read back, at most; past this the oldest are
-/// delivered here at once.
-const PENDING_MAX: usize = 10_000;
+/// What an entry read from Redis is to this instance.
+enum Opened {
+    /// One of its own events: the event if it was held for this read.
+    Own(Option<ClusterEvent>),
+    /// Another instance's event (the first copy of it).
+    Other(String, ClusterEvent),
+}
 
 pub struct Bus {
     keys: Keys,
@@ -74,19 +85,18 @@ pub struct Bus {
     /// Bumped at every unlink, so a timer set during an outage knows
     /// whether it is still the same outage.
     outage: u64,
-    next_seq: u64,
-    /// Own events appended and not yet read back, by sequence number.
-    pending: BTreeMap<u64, (Instant, ClusterEvent)>,
+    /// Own events on their way through Redis.
+    own: OwnEvents,
     /// What each writer's entries were read up to.
     seen: FirstSeen,
     presence: ClusterPresence,
     /// Offsets of events delivered here without Redis.
     clock: Arc<LocalClock>,
-    /// How long own events wait for Redis before local delivery.
-    grace: Duration,
     /// Entries kept per stream in Redis (`MAXLEN ~`; carts: per cart, kept
     /// by `carts`).
     stream_lengths: [usize; 4],
+    /// The room streams followed here (topic routing).
+    rooms_followed: RoomStreams,
     /// The carts followed here (topic routing).
     carts: CartFollowing,
 }
@@ -114,10 +124,12 @@ impl Bus {
         let carts = CartFollowing::new(
             keys.clone(),
             link.clone(),
-            Topics::new(client.clone(), own, Stream::Carts as usize),
+            Topics::new(client.clone(), own.clone(), Stream::Carts as usize),
             rooms.cart_followed.clone(),
             delivery,
         );
+        let retain = delivery.retain.max(100);
+        let rooms_followed = RoomStreams::new(keys.clone(), link.clone(), client.clone(), own, retain);
         Bus {
             presence: ClusterPresence::new(keys.clone(), ttl),
             keys,
@@ -128,12 +140,11 @@ impl Bus {
             accounts,
             outgoing: None,
             outage: 0,
-            next_seq: 0,
-            pending: BTreeMap::new(),
+            own: OwnEvents::new(Duration::from_millis(settings.local_delivery_after_ms)),
             seen: FirstSeen::default(),
             clock,
-            grace: Duration::from_millis(settings.local_delivery_after_ms),
-            stream_lengths: [delivery.retain.max(100), delivery.retain.max(100), 0, 1000],
+            stream_lengths: [retain, retain, 0, 1000],
+            rooms_followed,
             carts,
         }
     }
@@ -141,8 +152,7 @@ impl Bus {
     /// Appends `event` to its stream (after `before`, in the same ordered
     /// batch); it is delivered here when read back.
     fn publish(&mut self, event: ClusterEvent, before: Vec<Cmd>) {
-        self.next_seq += 1;
-        let seq = self.next_seq;
+        let seq = self.own.next_seq();
         let stream = event.stream();
         let payload = match serde_json::to_string(&OutgoingEnvelope {
             from: &self.keys.instance,
@@ -157,10 +167,12 @@ impl Bus {
             }
         };
         let mut commands = before;
-        let mut followed_here = true;
+        let followed_here = match &event {
+            ClusterEvent::Store(StoreEvent::CartUpdated(cart)) => self.carts.follows(&cart.id),
+            _ => self.rooms_followed.follows(stream),
+        };
         match &event {
             ClusterEvent::Store(StoreEvent::CartUpdated(cart)) => {
-                followed_here = self.carts.follows(&cart.id);
                 commands.extend(self.carts.append(&cart.id, payload));
             }
             _ => commands.push(
@@ -179,16 +191,10 @@ impl Bus {
             return self.deliver_locally(event);
         }
         if !followed_here {
-            return; // nobody here watches that cart: nothing to read back
+            return; // nobody here is on that stream: nothing to read back
         }
-        self.pending.insert(seq, (Instant::now(), event));
-        if self.pending.len() > PENDING_MAX {
-            log::warn!(
-                "cluster: {PENDING_MAX} events wait to be read back from Redis; delivering the oldest here"
-            );
-            if let Some((_, (_, event))) = self.pending.pop_first() {
-                self.deliver_locally(event);
-            }
+        if let Some(oldest) = self.own.hold(seq, event) {
+            self.deliver_locally(oldest);
         }
     }
 
@@ -218,23 +224,16 @@ impl Bus {
     /// Own events that have waited longer than the grace are delivered
     /// here (Redis is away, or they were lost on the way).
     fn deliver_overdue(&mut self) {
-        let overdue: Vec<u64> = self
-            .pending
-            .iter()
-            .take_while(|(_, (appended, _))| appended.elapsed() >= self.grace)
-            .map(|(seq, _)| *seq)
-            .collect();
+        let overdue = self.own.overdue();
         if !overdue.is_empty() {
             log::warn!(
                 "cluster: Redis has not given back {} events within {} ms; delivering them here",
                 overdue.len(),
-                self.grace.as_millis()
+                self.own.grace().as_millis()
             );
         }
-        for seq in overdue {
-            if let Some((_, event)) = self.pending.remove(&seq) {
-                self.deliver_locally(event);
-            }
+        for event in overdue {
+            self.deliver_locally(event);
         }
     }
 
@@ -249,42 +248,136 @@ impl Bus {
     /// Entries read from the streams.
     fn read(&mut self, entries: Vec<StreamEntry>, ctx: &mut Context<Self>) {
         for entry in entries {
-            let (Some(stream), Some(offset)) =
-                (Stream::from_index(entry.stream), Offset::from_redis(&entry.id))
-            else {
+            let Some(stream) = Stream::from_index(entry.stream) else {
                 continue;
             };
-            let Some(envelope) = IncomingEnvelope::open(&entry.id, &entry.payload) else {
-                continue;
-            };
-            if envelope.from == self.keys.instance {
-                // Our own, back from Redis (unless delivered here already,
-                // or a second copy of a retried append).
-                if let Some((_, event)) = self.pending.remove(&envelope.seq) {
-                    self.deliver(event, offset);
-                }
-                continue;
+            match self.open(stream, &entry.key, &entry.id, &entry.payload) {
+                Some((offset, Opened::Own(Some(event)))) => self.deliver(event, offset),
+                Some((offset, Opened::Other(from, event))) => self.received(from, event, offset, ctx),
+                Some((_, Opened::Own(None))) | None => {}
             }
-            if !self.seen.first_time(envelope.from, &entry.key, envelope.seq) {
-                continue;
-            }
-            let event: ClusterEvent = match serde_json::from_str(envelope.event.get()) {
-                Ok(event) => event,
-                Err(error) => {
-                    log::warn!("cluster: ignoring an event from {} ({error})", envelope.from);
-                    continue;
-                }
-            };
-            if event.stream() != stream {
-                log::warn!(
-                    "cluster: ignoring an event from {} on the wrong stream",
-                    envelope.from
-                );
-                continue;
-            }
-            let from = envelope.from.to_owned();
-            self.received(from, event, offset, ctx);
         }
+    }
+
+    /// Entry `id` of `stream` (its key), unless it is no event of this
+    /// server's or a second copy of a retried append (checked for other
+    /// instances' events; ours are matched with the held ones).
+    fn open(&mut self, stream: Stream, key: &Arc<str>, id: &str, payload: &str) -> Option<(Offset, Opened)> {
+        let offset = Offset::from_redis(id)?;
+        let envelope = IncomingEnvelope::open(id, payload)?;
+        if envelope.from == self.keys.instance {
+            return Some((offset, Opened::Own(self.own.read_back(envelope.seq))));
+        }
+        if !self.seen.first_time(envelope.from, key, envelope.seq) {
+            return None;
+        }
+        let event = decode(stream, &envelope)?;
+        Some((offset, Opened::Other(envelope.from.to_owned(), event)))
+    }
+
+    /// Where `stream` (key `key`) stands, with the newest events Redis kept
+    /// (`read`: newest first, at most `count`), for following it from there.
+    fn open_kept(
+        &mut self,
+        stream: Stream,
+        key: String,
+        count: usize,
+        read: redis::RedisResult<StreamRangeReply>,
+    ) -> Kept {
+        let newest = match read {
+            Ok(newest) => newest,
+            Err(error) => {
+                log::warn!("cluster: cannot read the kept events of {key} ({error}); following it from now");
+                return Kept::from_now(presence::now_ms());
+            }
+        };
+        let key: Arc<str> = Arc::from(key);
+        let mut events = Vec::with_capacity(newest.ids.len());
+        for entry in newest.ids.iter().rev() {
+            let (Some(offset), Some(payload)) = (Offset::from_redis(&entry.id), payload_of(entry)) else {
+                continue;
+            };
+            let Some(envelope) = IncomingEnvelope::open(&entry.id, &payload) else {
+                continue;
+            };
+            let event = if envelope.from == self.keys.instance {
+                // Ours: delivered as a kept event now, not when read back.
+                self.own.read_back(envelope.seq)
+            } else {
+                // Read before, perhaps, in an earlier following: kept all
+                // the same, and later copies are dropped.
+                self.seen.first_time(envelope.from, &key, envelope.seq);
+                None
+            };
+            if let Some(event) = event.or_else(|| decode(stream, &envelope)) {
+                events.push((offset, event));
+            }
+        }
+        Kept {
+            head: newest
+                .ids
+                .first()
+                .map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone()),
+            complete: newest.ids.len() < count,
+            events,
+        }
+    }
+
+    /// The kept events of a room's stream were read (`request`, if still
+    /// the latest): the room starts its log from them, then the stream is
+    /// read on after them.
+    fn room_kept(
+        &mut self,
+        room: RoomStream,
+        request: u64,
+        read: Option<redis::RedisResult<StreamRangeReply>>,
+    ) {
+        if !self.rooms_followed.is_current(room, request) {
+            return; // stopped or asked again meanwhile
+        }
+        let stream = RoomStreams::stream_of(room);
+        let kept = match read {
+            Some(read) => {
+                let (key, count) = (self.rooms_followed.key(room), self.rooms_followed.kept());
+                self.open_kept(stream, key, count, read)
+            }
+            None => Kept::from_now(presence::now_ms()),
+        };
+        let Some(head) = Offset::from_redis(&kept.head) else {
+            return;
+        };
+        let complete = kept.complete;
+        match room {
+            RoomStream::Chat => {
+                let kept = kept
+                    .events
+                    .into_iter()
+                    .filter_map(|(offset, event)| match event {
+                        ClusterEvent::Chat(event) => Some(Stamped { offset, event }),
+                        _ => None,
+                    })
+                    .collect();
+                self.rooms
+                    .chat_followed
+                    .do_send(StreamFollowed { head, kept, complete });
+            }
+            RoomStream::Products => {
+                // From here on every product change is heard of.
+                self.store.do_send(CacheListings { keep: true });
+                let kept = kept
+                    .events
+                    .into_iter()
+                    .filter_map(|(offset, event)| match event {
+                        ClusterEvent::Store(event) => Some(Stamped { offset, event }),
+                        _ => None,
+                    })
+                    .collect();
+                self.rooms
+                    .products_followed
+                    .do_send(StreamFollowed { head, kept, complete });
+            }
+        }
+        self.rooms_followed.start(room, kept.head);
     }
 
     /// Another instance's event.
@@ -398,18 +491,6 @@ impl Bus {
             }
         });
     }
-
-    /// Where a client stream stands in Redis: its offsets go on from there.
-    fn head(&self, stream: usize, id: &str) {
-        let (Some(stream), Some(offset)) = (Stream::from_index(stream), Offset::from_redis(id)) else {
-            return;
-        };
-        match stream {
-            Stream::Chat => self.rooms.chat_head.do_send(StreamHead(offset)),
-            Stream::Products => self.rooms.products_head.do_send(StreamHead(offset)),
-            Stream::Carts | Stream::Control => {}
-        }
-    }
 }
 
 impl Actor for Bus {
@@ -424,7 +505,10 @@ impl Actor for Bus {
             .collect();
         link::start(self.client.clone(), streams, ctx.address().recipient(), receiver);
         ctx.run_interval(self.presence.refresh_every(), |bus, ctx| bus.refresh(ctx));
-        let check = (self.grace / 4).max(Duration::from_millis(50));
+        // Nothing here reads `products` yet: nothing would tell the store's
+        // listing cache of another instance's changes.
+        self.store.do_send(CacheListings { keep: false });
+        let check = (self.own.grace() / 4).max(Duration::from_millis(50));
         ctx.run_interval(check, |bus, _| bus.deliver_overdue());
     }
 }
@@ -437,7 +521,6 @@ impl Handler<LinkEvent> for Bus {
             LinkEvent::Linked(connection) => self.linked(connection, ctx),
             LinkEvent::Unlinked => self.unlinked(ctx),
             LinkEvent::Problem(problem) => self.link.set_problem(Some(problem)),
-            LinkEvent::Head { stream, id } => self.head(stream, &id),
             LinkEvent::Entries(entries) => self.read(entries, ctx),
         }
     }
@@ -447,10 +530,37 @@ impl Handler<FollowCart> for Bus {
     type Result = ();
 
     fn handle(&mut self, FollowCart(cart): FollowCart, ctx: &mut Context<Self>) {
-        if let Some(read) = self.carts.follow(cart) {
+        if let Some((request, read)) = self.carts.follow(cart) {
             read.into_actor(self)
-                .map(move |newest, bus, _| bus.carts.kept_read(cart, newest))
+                .map(move |newest, bus, _| {
+                    let (key, count) = (bus.carts.key(&cart), bus.carts.kept());
+                    let kept = bus.open_kept(Stream::Carts, key, count, newest);
+                    bus.carts.kept_read(cart, request, kept);
+                })
                 .spawn(ctx);
+        }
+    }
+}
+
+impl Handler<ReadStream> for Bus {
+    type Result = ();
+
+    fn handle(&mut self, ReadStream { stream: room, read }: ReadStream, ctx: &mut Context<Self>) {
+        if !read {
+            self.rooms_followed.unfollow(room);
+            // Own events of it will not come back to be delivered here.
+            self.own.forget(RoomStreams::stream_of(room));
+            if room == RoomStream::Products {
+                self.store.do_send(CacheListings { keep: false });
+            }
+            return;
+        }
+        match self.rooms_followed.follow(room) {
+            (request, Some(read)) => read
+                .into_actor(self)
+                .map(move |newest, bus, _| bus.room_kept(room, request, Some(newest)))
+                .spawn(ctx),
+            (request, None) => self.room_kept(room, request, None),
         }
     }
 }
@@ -499,4 +609,24 @@ impl Handler<LocalPresence> for Bus {
             commands,
         );
     }
+}
+
+/// The event an entry of `stream` carries, if it is one that belongs there
+/// (a foreign writer's garbage is dropped with a warning).
+fn decode(stream: Stream, envelope: &IncomingEnvelope) -> Option<ClusterEvent> {
+    let event: ClusterEvent = match serde_json::from_str(envelope.event.get()) {
+        Ok(event) => event,
+        Err(error) => {
+            log::warn!("cluster: ignoring an event from {} ({error})", envelope.from);
+            return None;
+        }
+    };
+    if event.stream() != stream {
+        log::warn!(
+            "cluster: ignoring an event from {} on the wrong stream",
+            envelope.from
+        );
+        return None;
+    }
+    Some(event)
 }

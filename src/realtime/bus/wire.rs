@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use crate::domain::{Email, Id};
 use crate::realtime::events::ChatDelivery;
+use crate::realtime::stream::Offset;
 use crate::store::StoreEvent;
 
 /// The Redis streams the bus appends to and follows.
@@ -33,8 +34,9 @@ pub enum Stream {
 impl Stream {
     pub const ALL: [Stream; 4] = [Stream::Chat, Stream::Products, Stream::Carts, Stream::Control];
 
-    /// The streams every instance follows all the time.
-    pub const ALWAYS_FOLLOWED: [Stream; 3] = [Stream::Chat, Stream::Products, Stream::Control];
+    /// The streams every instance follows all the time (the others only
+    /// while its sessions are on them).
+    pub const ALWAYS_FOLLOWED: [Stream; 1] = [Stream::Control];
 
     pub fn from_index(index: usize) -> Option<Stream> {
         Stream::ALL.get(index).copied()
@@ -84,6 +86,27 @@ pub struct IncomingEnvelope<'a> {
     pub seq: u64,
     #[serde(borrow)]
     pub event: &'a RawValue,
+}
+
+/// Where a stream stands when this instance starts following it, and the
+/// newest events Redis kept before that (oldest first; `complete`: back to
+/// the stream's start): what a room's log starts again from.
+pub struct Kept {
+    pub head: String,
+    pub events: Vec<(Offset, ClusterEvent)>,
+    pub complete: bool,
+}
+
+impl Kept {
+    /// Following from now (`now_ms`, on this instance's clock: entry ids
+    /// begin with Redis's), when Redis cannot say where the stream stands.
+    pub fn from_now(now_ms: u64) -> Kept {
+        Kept {
+            head: format!("{now_ms}-0"),
+            events: Vec::new(),
+            complete: false,
+        }
+    }
 }
 
 /// Lanes of cart streams (hash tags): enough to spread over the shards of

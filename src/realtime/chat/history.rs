@@ -29,6 +29,8 @@ pub struct History {
     last_attempt: Option<Instant>,
     /// Members admitted without history, to be sent it once loaded.
     missing: HashSet<SessionId>,
+    /// Bumped by `reset`: a load started before answers for nothing.
+    generation: u64,
 }
 
 impl History {
@@ -42,6 +44,7 @@ impl History {
             failed: false,
             last_attempt: None,
             missing: HashSet::new(),
+            generation: 0,
         }
     }
 
@@ -53,14 +56,14 @@ impl History {
         self.failed
     }
 
-    /// Whether a load may start now (none in flight).
-    pub fn start_loading(&mut self) -> bool {
+    /// A load may start now (none in flight): its generation.
+    pub fn start_loading(&mut self) -> Option<u64> {
         if self.loading {
-            return false;
+            return None;
         }
         self.loading = true;
         self.last_attempt = Some(Instant::now());
-        true
+        Some(self.generation)
     }
 
     /// A failed load is retried at most once a second.
@@ -68,9 +71,26 @@ impl History {
         self.last_attempt.is_none_or(|at| at.elapsed() >= RETRY)
     }
 
+    /// Whether a load of `generation` still counts.
+    pub fn is_current(&self, generation: u64) -> bool {
+        generation == self.generation
+    }
+
     pub fn load_failed(&mut self) {
         self.loading = false;
         self.failed = true;
+    }
+
+    /// What was kept may be stale (the chat stream was not read for a
+    /// while): nothing is kept until the next load, and a load in flight
+    /// no longer counts.
+    pub fn reset(&mut self) {
+        self.generation += 1;
+        self.messages.clear();
+        self.loaded = false;
+        self.loading = false;
+        self.failed = false;
+        self.frame = None;
     }
 
     /// The store's newest messages are in: merged with what was published

@@ -100,6 +100,14 @@ impl Posts {
         receiver
     }
 
+    /// Answers every sender still waiting (their messages will not come
+    /// back here).
+    pub fn answer_all(&mut self) {
+        for (_, sender) in self.awaiting_broadcast.drain() {
+            let _ = sender.send(());
+        }
+    }
+
     /// The message `id` was broadcast here.
     pub fn broadcast(&mut self, id: Id) {
         if let Some(sender) = self.awaiting_broadcast.remove(&id) {

@@ -22,6 +22,10 @@
 //!   broadcasts messages in one order; presence counts the users online on
 //!   other instances too (`RemotePresence`). The room does not know the bus:
 //!   it holds recipients.
+//! - Topic routing: with a bus, the room has the `chat` stream read only
+//!   while sessions are on it (`reading`). The first joiner waits until the
+//!   bus reads it; the room then rebuilds its log from what Redis kept and
+//!   reloads the history, since it may have missed messages meanwhile.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,18 +36,19 @@ use prometheus::IntCounter;
 use tokio::sync::oneshot;
 
 use super::history::History;
-use super::log::ChatLog;
+use super::log::{message_frame, ChatLog};
 use super::posts::{self, PostError, PostMessage, Posts};
 use super::presence::Presence;
 use super::room_error;
-use super::NAMESPACE;
 use crate::configuration::{ChatSettings, DeliverySettings};
 use crate::domain::{ChatMessage, Email, Id};
 use crate::realtime::events::{
-    ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence, Stamped, StreamHead,
+    ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence, RoomStream, Stamped,
+    StreamFollowed,
 };
 use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
+use crate::realtime::reading::StreamReading;
 use crate::realtime::stream::{CanResume, LocalClock, Offset};
 use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage};
 
@@ -67,6 +72,8 @@ pub struct ChatRoom {
     awaiting: Vec<Join>,
     /// Posted messages waiting for their save, to be released in order.
     posts: Posts,
+    /// Whether the bus reads the chat stream for this instance.
+    reading: StreamReading<ChatRoom>,
 }
 
 struct Member {
@@ -117,9 +124,18 @@ impl ChatRoom {
         messages_sent: IntCounter,
         presence_sent: IntCounter,
     ) -> Self {
+        let reading = StreamReading::new(
+            outlet
+                .as_ref()
+                .map(|outlet| (outlet.read.clone(), RoomStream::Chat)),
+            outlet
+                .as_ref()
+                .map_or(Duration::ZERO, |outlet| outlet.unfollow_after),
+        );
         ChatRoom {
             store,
             outlet,
+            reading,
             log: ChatLog::new(clock.origin(), delivery),
             clock,
             presence: Presence::new(settings.presence_list_max),
@@ -138,14 +154,16 @@ impl ChatRoom {
     /// room never waits for it: joins, leaves, messages and presence keep
     /// moving; joiners get their `history` when it arrives.
     fn load_history(&mut self, ctx: &mut Context<Self>) {
-        if !self.history.start_loading() {
+        let Some(generation) = self.history.start_loading() else {
             return;
-        }
+        };
         let store = self.store.clone();
         let limit = self.settings.history_size;
         async move { ask_store(&store, RecentMessages { limit, before: None }).await }
             .into_actor(self)
-            .map(|result, room, ctx| match result {
+            .map(move |result, room, ctx| match result {
+                // Read before the room reset its history: a newer load serves.
+                _ if !room.history.is_current(generation) => {}
                 Ok(newest_first) => {
                     let owed = room.history.loaded(newest_first);
                     let frame = room.history.frame(room.log.head());
@@ -285,7 +303,7 @@ impl ChatRoom {
             sender_verified,
             recipient_is_account,
         } = saved;
-        let frame = Frame::event_at("message", &message, &offset).in_namespace(NAMESPACE);
+        let frame = message_frame(&message, &offset);
         let message_id = message.id;
         self.log
             .record(offset, &frame, &message, sender_verified, recipient_is_account);
@@ -312,13 +330,57 @@ impl ChatRoom {
     fn release_in_order(&mut self) {
         while let Some(saved) = self.posts.next_released() {
             match &self.outlet {
-                Some(outlet) => outlet.messages.do_send(PublishChat(saved)),
+                Some(outlet) => {
+                    let id = saved.message.id;
+                    outlet.messages.do_send(PublishChat(saved));
+                    if !self.reading.is_read() {
+                        // Not read back here (no session is on the chat):
+                        // the sender need not wait for it.
+                        self.posts.broadcast(id);
+                    }
+                }
                 None => {
                     let offset = self.clock.tick();
                     self.publish(saved, offset);
                 }
             }
         }
+    }
+
+    /// With no session left, the chat stream stops being read here after
+    /// a while.
+    fn check_idle(&mut self, ctx: &mut Context<Self>) {
+        let idle = self.members.is_empty() && self.awaiting.is_empty();
+        if let Some(after) = self.reading.set_idle(idle) {
+            ctx.run_later(after, |room, _| {
+                if room.reading.stop_if_idle() {
+                    // Nothing comes back here now to answer them.
+                    room.posts.answer_all();
+                }
+            });
+        }
+    }
+
+    fn join(&mut self, join: Join, ctx: &mut Context<Self>) {
+        if self.history.is_loaded() {
+            self.admit(join, ctx);
+        } else if self.history.has_failed() {
+            // The store is down: admit now, and try again now and then.
+            self.admit(join, ctx);
+            if self.history.retry_due() {
+                self.load_history(ctx);
+            }
+        } else {
+            self.awaiting.push(join);
+            self.load_history(ctx);
+        }
+        self.check_idle(ctx);
+    }
+
+    fn leave(&mut self, id: SessionId, ctx: &mut Context<Self>) {
+        self.remove(id);
+        self.schedule_presence_flush(ctx);
+        self.check_idle(ctx);
     }
 }
 
@@ -335,27 +397,22 @@ impl Handler<Join> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, join: Join, ctx: &mut Context<Self>) {
-        if self.history.is_loaded() {
-            self.admit(join, ctx);
-        } else if self.history.has_failed() {
-            // The store is down: admit now, and try again now and then.
-            self.admit(join, ctx);
-            if self.history.retry_due() {
-                self.load_history(ctx);
-            }
-        } else {
-            self.awaiting.push(join);
-            self.load_history(ctx);
+        if !self.reading.is_read() {
+            return self.reading.hold(move |room, ctx| room.join(join, ctx));
         }
+        self.join(join, ctx);
     }
 }
 
 impl Handler<Leave> for ChatRoom {
     type Result = ();
 
-    fn handle(&mut self, leave: Leave, ctx: &mut Context<Self>) {
-        self.remove(leave.id);
-        self.schedule_presence_flush(ctx);
+    fn handle(&mut self, Leave { id }: Leave, ctx: &mut Context<Self>) {
+        if self.reading.is_starting() {
+            // After the join it may follow.
+            return self.reading.hold(move |room, ctx| room.leave(id, ctx));
+        }
+        self.leave(id, ctx);
     }
 }
 
@@ -444,19 +501,38 @@ impl Handler<RemotePresence> for ChatRoom {
 }
 
 impl Handler<CanResume> for ChatRoom {
-    type Result = bool;
+    type Result = Response<bool>;
 
-    fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> bool {
-        self.log.can_resume(&since)
+    fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> Response<bool> {
+        if self.reading.is_read() {
+            return Response::reply(self.log.can_resume(&since));
+        }
+        // Only the stream's kept messages can say.
+        let (answer, answered) = oneshot::channel();
+        self.reading.hold(move |room, _| {
+            let _ = answer.send(room.log.can_resume(&since));
+        });
+        Response::fut(async move { answered.await.unwrap_or(false) })
     }
 }
 
-impl Handler<StreamHead> for ChatRoom {
+impl Handler<StreamFollowed<ChatDelivery>> for ChatRoom {
     type Result = ();
 
-    fn handle(&mut self, StreamHead(head): StreamHead, _: &mut Context<Self>) {
-        self.log.restart_at(head);
-        self.history.head_moved();
+    fn handle(&mut self, followed: StreamFollowed<ChatDelivery>, ctx: &mut Context<Self>) {
+        let StreamFollowed { head, kept, complete } = followed;
+        self.log.restart(head, &kept, complete);
+        for Stamped { event, .. } in &kept {
+            // Own messages that reached Redis before the reading started.
+            self.posts.broadcast(event.message.id);
+        }
+        // Messages may have been stored elsewhere while nobody here read.
+        self.history.reset();
+        self.load_history(ctx);
+        for held in self.reading.started() {
+            held(self, ctx);
+        }
+        self.check_idle(ctx);
     }
 }
 

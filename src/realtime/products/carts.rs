@@ -90,19 +90,9 @@ impl CartStreams {
         kept: Vec<(Offset, Frame)>,
         complete: bool,
     ) -> Vec<(SessionId, Option<String>)> {
-        let log = match kept.first() {
-            _ if complete => {
-                Offset::from_redis("0-0").map(|origin| StreamLog::new(origin, self.retain, self.retain_for))
-            }
-            Some((first, _)) => Some(StreamLog::joined_at(first.clone(), self.retain, self.retain_for)),
-            None => Some(StreamLog::joined_at(head, self.retain, self.retain_for)),
-        };
-        if let Some(log) = log {
-            self.logs.insert(cart, (Instant::now(), log));
-        }
-        for (offset, frame) in kept {
-            self.record(cart, offset, frame);
-        }
+        let log = StreamLog::from_kept(head, kept, complete, self.retain, self.retain_for);
+        self.make_room_for(&cart);
+        self.logs.insert(cart, (Instant::now(), log));
         self.started.insert(cart);
         let waiting = self.waiting.remove(&cart).unwrap_or_default();
         waiting
@@ -125,16 +115,7 @@ impl CartStreams {
 
     /// Keeps a `cart:updated` event of `cart`.
     pub fn record(&mut self, cart: Id, offset: Offset, frame: Frame) {
-        if !self.logs.contains_key(&cart) && self.logs.len() >= self.max_streams {
-            let oldest = self
-                .logs
-                .iter()
-                .min_by_key(|(_, (changed, _))| *changed)
-                .map(|(cart, _)| *cart);
-            if let Some(oldest) = oldest {
-                self.logs.remove(&oldest);
-            }
-        }
+        self.make_room_for(&cart);
         let (retain, retain_for) = (self.retain, self.retain_for);
         let (changed, log) = self.logs.entry(cart).or_insert_with(|| {
             (
@@ -147,6 +128,22 @@ impl CartStreams {
         }
         *changed = Instant::now();
         log.push(offset, frame);
+    }
+
+    /// At most `max_streams` logs: a new cart's log replaces the least
+    /// recently changed.
+    fn make_room_for(&mut self, cart: &Id) {
+        if self.logs.contains_key(cart) || self.logs.len() < self.max_streams {
+            return;
+        }
+        let oldest = self
+            .logs
+            .iter()
+            .min_by_key(|(_, (changed, _))| *changed)
+            .map(|(cart, _)| *cart);
+        if let Some(oldest) = oldest {
+            self.logs.remove(&oldest);
+        }
     }
 
     /// The events of `cart` after `since`, if they are kept.

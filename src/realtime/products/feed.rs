@@ -19,9 +19,14 @@
 //!
 //! Socket.IO clients on the default namespace get the course's own event
 //! instead: `update_products` (`{id, msg}`) after every product change.
+//!
+//! Topic routing: with a bus, the feed has the `products` stream read only
+//! while sessions are on it (`reading`); the first one waits until it is,
+//! and the feed's log starts again from what Redis kept.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use prometheus::IntCounter;
@@ -32,10 +37,11 @@ use super::NAMESPACE;
 use crate::configuration::DeliverySettings;
 use crate::domain::Id;
 use crate::realtime::events::{
-    CartFollowed, CartInterest, FollowCart, ForgetSnapshot, Stamped, StreamHead, UnfollowCart,
+    CartFollowed, FeedInterest, FollowCart, ForgetSnapshot, RoomStream, Stamped, StreamFollowed, UnfollowCart,
 };
 use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
+use crate::realtime::reading::StreamReading;
 use crate::realtime::stream::{CanResume, LocalClock, Offset, Recovered, StreamLog, Unrecoverable};
 use crate::store::{MongoStore, NewestProducts, StoreEvent};
 
@@ -60,8 +66,11 @@ pub struct ProductFeed {
     /// Socket.IO sessions on the default namespace (`update_products`).
     update_listeners: HashMap<SessionId, Recipient<Outbound>>,
     carts: CartStreams,
-    /// Where to say which carts are watched here (with a bus).
-    cart_interest: Option<CartInterest>,
+    /// Where to say which streams are needed here (with a bus).
+    interest: Option<FeedInterest>,
+    /// Whether the bus reads the products stream for this instance.
+    reading: StreamReading<ProductFeed>,
+    delivery: DeliverySettings,
 }
 
 /// A change as kept for replay: its event, and its `update_products`.
@@ -151,9 +160,19 @@ impl ProductFeed {
         clock: Arc<LocalClock>,
         broadcasts: IntCounter,
         cart_updates: IntCounter,
-        cart_interest: Option<CartInterest>,
+        interest: Option<FeedInterest>,
     ) -> Self {
+        let reading = StreamReading::new(
+            interest
+                .as_ref()
+                .map(|interest| (interest.read.clone(), RoomStream::Products)),
+            interest
+                .as_ref()
+                .map_or(Duration::ZERO, |interest| interest.unfollow_after),
+        );
         ProductFeed {
+            reading,
+            delivery: delivery.clone(),
             store,
             broadcasts,
             cart_updates,
@@ -166,7 +185,7 @@ impl ProductFeed {
             changes_during_read: None,
             update_listeners: HashMap::new(),
             carts: CartStreams::new(delivery),
-            cart_interest,
+            interest,
         }
     }
 
@@ -259,25 +278,18 @@ impl ProductFeed {
         }
     }
 
-    fn broadcast(&mut self, offset: Offset, frame: Frame, product: Id, what: &str) {
-        let update = Frame::event_at(
-            "update_products",
-            &ProductUpdate {
-                id: product,
-                msg: what,
-            },
-            &offset,
-        );
+    fn broadcast(&mut self, offset: Offset, change: LoggedChange) {
         if !self.update_listeners.is_empty() {
-            self.update_listeners.retain(|_, session| offer(session, &update));
+            self.update_listeners
+                .retain(|_, session| offer(session, &change.update));
         }
         if let Some(changes) = &mut self.changes_during_read {
-            changes.push(frame.clone());
+            changes.push(change.event.clone());
         }
         self.catch_up = None;
         self.broadcasts.inc();
-        self.live.retain(|_, session| offer(session, &frame));
-        self.log.push(offset, LoggedChange { event: frame, update });
+        self.live.retain(|_, session| offer(session, &change.event));
+        self.log.push(offset, change);
     }
 
     fn send_to_cart_watchers(&mut self, cart: Id, offset: Offset, frame: Frame) {
@@ -308,8 +320,8 @@ impl ProductFeed {
 
     /// Nobody here watches `cart` now: the bus may stop following it.
     fn deserted(&mut self, cart: Id) {
-        if let Some(interest) = &self.cart_interest {
-            interest.unfollow.do_send(UnfollowCart(cart));
+        if let Some(interest) = &self.interest {
+            interest.unfollow_cart.do_send(UnfollowCart(cart));
             self.carts.forget(&cart);
         }
     }
@@ -335,30 +347,115 @@ impl ProductFeed {
     /// A committed change, with its offset in its stream.
     fn apply(&mut self, event: StoreEvent, offset: Offset) {
         match &event {
-            StoreEvent::ProductCreated(product) => self.broadcast(
-                offset.clone(),
-                feed_event("product:created", product, &offset),
-                product.id,
-                "product created",
-            ),
-            StoreEvent::ProductUpdated(product) => self.broadcast(
-                offset.clone(),
-                feed_event("product:updated", product, &offset),
-                product.id,
-                "product updated",
-            ),
-            StoreEvent::ProductDeleted(id) => self.broadcast(
-                offset.clone(),
-                feed_event("product:deleted", &DeletedProduct { id: *id }, &offset),
-                *id,
-                "product deleted",
-            ),
             StoreEvent::CartUpdated(cart) => {
                 let frame = feed_event("cart:updated", cart, &offset).state_event();
                 self.send_to_cart_watchers(cart.id, offset, frame)
             }
-            StoreEvent::AccountCreated { .. } => {}
+            event => {
+                if let Some(change) = LoggedChange::of(event, &offset) {
+                    self.broadcast(offset, change);
+                }
+            }
         }
+    }
+
+    /// Whether any session is on the products stream here.
+    fn is_idle(&self) -> bool {
+        self.live.is_empty() && self.waiting.is_empty() && self.update_listeners.is_empty()
+    }
+
+    /// With no session left, the products stream stops being read here
+    /// after a while.
+    fn check_idle(&mut self, ctx: &mut Context<Self>) {
+        if let Some(after) = self.reading.set_idle(self.is_idle()) {
+            ctx.run_later(after, |feed, _| {
+                if feed.reading.stop_if_idle() {
+                    feed.catch_up = None;
+                }
+            });
+        }
+    }
+
+    fn subscribe(&mut self, message: Subscribe, ctx: &mut Context<Self>) {
+        let Subscribe { id, session, since } = message;
+        let (before, resumed) = match since {
+            Some(since) => self.replay(&since, |change| &change.event, NAMESPACE),
+            None => (Vec::new(), false),
+        };
+        if resumed {
+            self.admit(id, session, before);
+        } else {
+            self.send_snapshot(id, session, before, ctx);
+        }
+        self.check_idle(ctx);
+    }
+
+    fn subscribe_updates(&mut self, message: SubscribeUpdates, ctx: &mut Context<Self>) {
+        let SubscribeUpdates { id, session, since } = message;
+        if let Some(since) = since {
+            let (frames, _) = self.replay(&since, |change| &change.update, "/");
+            if !offer_all(&session, frames) {
+                return;
+            }
+        }
+        self.update_listeners.insert(id, session);
+        self.check_idle(ctx);
+    }
+
+    fn watch_cart(&mut self, message: WatchCart) {
+        let WatchCart { id, cart, since } = message;
+        let (first, deserted) = self.carts.watch(id, cart);
+        if let Some(deserted) = deserted {
+            self.deserted(deserted);
+        }
+        match &self.interest {
+            // The bus reads the cart's stream only while it is watched
+            // here; a resume waits for its log.
+            Some(interest) if !self.carts.is_started(&cart) => {
+                if first {
+                    interest.follow_cart.do_send(FollowCart(cart));
+                }
+                self.carts.wait_for_start(cart, id, since);
+            }
+            _ => {
+                if let Some(since) = since {
+                    self.resume_cart(id, cart, &since);
+                }
+            }
+        }
+    }
+}
+
+impl LoggedChange {
+    /// A product change's frames (none for other events).
+    fn of(event: &StoreEvent, offset: &Offset) -> Option<LoggedChange> {
+        let (event, product, what) = match event {
+            StoreEvent::ProductCreated(product) => (
+                feed_event("product:created", product, offset),
+                product.id,
+                "product created",
+            ),
+            StoreEvent::ProductUpdated(product) => (
+                feed_event("product:updated", product, offset),
+                product.id,
+                "product updated",
+            ),
+            StoreEvent::ProductDeleted(id) => (
+                feed_event("product:deleted", &DeletedProduct { id: *id }, offset),
+                *id,
+                "product deleted",
+            ),
+            StoreEvent::CartUpdated(_) | StoreEvent::AccountCreated { .. } => return None,
+        };
+        let update = Frame::event_at(
+            "update_products",
+            &ProductUpdate {
+                id: product,
+                msg: what,
+            },
+            offset,
+        );
+        Some(LoggedChange { event, update })
     }
 }
 
@@ -370,39 +467,39 @@ impl Handler<Subscribe> for ProductFeed {
     type Result = ();
 
     fn handle(&mut self, message: Subscribe, ctx: &mut Context<Self>) {
-        let Subscribe { id, session, since } = message;
-        let (before, resumed) = match since {
-            Some(since) => self.replay(&since, |change| &change.event, NAMESPACE),
-            None => (Vec::new(), false),
-        };
-        if resumed {
-            self.admit(id, session, before);
-        } else {
-            self.send_snapshot(id, session, before, ctx);
+        if !self.reading.is_read() {
+            return self.reading.hold(move |feed, ctx| feed.subscribe(message, ctx));
         }
+        self.subscribe(message, ctx);
     }
 }
 
 impl Handler<SubscribeUpdates> for ProductFeed {
     type Result = ();
 
-    fn handle(&mut self, message: SubscribeUpdates, _: &mut Context<Self>) {
-        let SubscribeUpdates { id, session, since } = message;
-        if let Some(since) = since {
-            let (frames, _) = self.replay(&since, |change| &change.update, "/");
-            if !offer_all(&session, frames) {
-                return;
-            }
+    fn handle(&mut self, message: SubscribeUpdates, ctx: &mut Context<Self>) {
+        if !self.reading.is_read() {
+            return self
+                .reading
+                .hold(move |feed, ctx| feed.subscribe_updates(message, ctx));
         }
-        self.update_listeners.insert(id, session);
+        self.subscribe_updates(message, ctx);
     }
 }
 
 impl Handler<Unsubscribe> for ProductFeed {
     type Result = ();
 
-    fn handle(&mut self, message: Unsubscribe, _: &mut Context<Self>) {
-        self.forget(message.id);
+    fn handle(&mut self, Unsubscribe { id }: Unsubscribe, ctx: &mut Context<Self>) {
+        if self.reading.is_starting() {
+            // After the subscription it may follow.
+            return self.reading.hold(move |feed, ctx| {
+                feed.forget(id);
+                feed.check_idle(ctx);
+            });
+        }
+        self.forget(id);
+        self.check_idle(ctx);
     }
 }
 
@@ -415,19 +512,37 @@ impl Handler<ForgetSnapshot> for ProductFeed {
 }
 
 impl Handler<CanResume> for ProductFeed {
-    type Result = bool;
+    type Result = Response<bool>;
 
-    fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> bool {
-        self.log.since(&since).is_ok()
+    fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> Response<bool> {
+        if self.reading.is_read() {
+            return Response::reply(self.log.since(&since).is_ok());
+        }
+        // Only the stream's kept changes can say.
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.reading.hold(move |feed, _| {
+            let _ = answer.send(feed.log.since(&since).is_ok());
+        });
+        Response::fut(async move { answered.await.unwrap_or(false) })
     }
 }
 
-impl Handler<StreamHead> for ProductFeed {
+impl Handler<StreamFollowed<StoreEvent>> for ProductFeed {
     type Result = ();
 
-    fn handle(&mut self, StreamHead(head): StreamHead, _: &mut Context<Self>) {
-        self.log.restart_at(head);
+    fn handle(&mut self, followed: StreamFollowed<StoreEvent>, ctx: &mut Context<Self>) {
+        let StreamFollowed { head, kept, complete } = followed;
+        let kept = kept
+            .iter()
+            .filter_map(|Stamped { offset, event }| Some((offset.clone(), LoggedChange::of(event, offset)?)))
+            .collect();
+        self.log = StreamLog::configured_from_kept(head, kept, complete, &self.delivery);
+        // Changes may have been made elsewhere while nobody here read.
         self.catch_up = None;
+        for held in self.reading.started() {
+            held(self, ctx);
+        }
+        self.check_idle(ctx);
     }
 }
 
@@ -435,26 +550,11 @@ impl Handler<WatchCart> for ProductFeed {
     type Result = ();
 
     fn handle(&mut self, message: WatchCart, _: &mut Context<Self>) {
-        let WatchCart { id, cart, since } = message;
-        let (first, deserted) = self.carts.watch(id, cart);
-        if let Some(deserted) = deserted {
-            self.deserted(deserted);
+        if self.reading.is_starting() {
+            // After the subscription it follows.
+            return self.reading.hold(move |feed, _| feed.watch_cart(message));
         }
-        match &self.cart_interest {
-            // The bus reads the cart's stream only while it is watched
-            // here; a resume waits for its log.
-            Some(interest) if !self.carts.is_started(&cart) => {
-                if first {
-                    interest.follow.do_send(FollowCart(cart));
-                }
-                self.carts.wait_for_start(cart, id, since);
-            }
-            _ => {
-                if let Some(since) = since {
-                    self.resume_cart(id, cart, &since);
-                }
-            }
-        }
+        self.watch_cart(message);
     }
 }
 

@@ -118,6 +118,10 @@ impl Backend for EmbeddedBackend {
         self.listings.invalidate();
     }
 
+    fn cache_listings(&self, keep: bool) {
+        self.listings.set_enabled(keep);
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_error))
             .await
