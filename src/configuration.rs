@@ -106,6 +106,12 @@ pub struct ChatSettings {
     /// belongs to no account); false: they may only read.
     pub allow_anonymous: bool,
     pub presence_window_ms: u64,
+    /// Messages stored within this window of the first go out as one
+    /// broadcast (one write per session for all of them); 0: each at once.
+    pub broadcast_window_ms: u64,
+    /// The window applies while the room has at least this many sessions
+    /// (below it a broadcast costs too little to be worth a wait).
+    pub broadcast_window_from_sessions: usize,
     pub history_size: u32,
     pub max_page_size: u32,
     pub max_message_chars: usize,

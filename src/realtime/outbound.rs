@@ -4,6 +4,7 @@
 //! (1008) rather than allowed to grow the server's memory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use actix::prelude::*;
 
@@ -24,9 +25,11 @@ pub fn next_session_id() -> SessionId {
 pub enum Outbound {
     /// Write this frame to the client.
     Frame(Frame),
-    /// Write these frames, in order, in one go (a welcome, or a replay of
-    /// missed events: one place in the queue however many they are).
-    Frames(Vec<Frame>),
+    /// Write these frames, in order, in one go (a welcome, a replay of
+    /// missed events, or broadcasts that coincided: one place in the queue
+    /// and one write however many they are). Shared: a broadcast hands
+    /// every session the same list.
+    Frames(Arc<[Frame]>),
     /// The client did not keep up with its queue: close the connection.
     CloseTooSlow,
 }
@@ -46,7 +49,13 @@ pub fn offer(session: &Recipient<Outbound>, frame: &Frame) -> bool {
 
 /// Offers several frames to a session as one item of its queue.
 pub fn offer_all(session: &Recipient<Outbound>, frames: Vec<Frame>) -> bool {
-    match session.try_send(Outbound::Frames(frames)) {
+    offer_shared(session, &frames.into())
+}
+
+/// Offers the same frames to a session as one item of its queue (a share
+/// of one list, however many sessions get it).
+pub fn offer_shared(session: &Recipient<Outbound>, frames: &Arc<[Frame]>) -> bool {
+    match session.try_send(Outbound::Frames(frames.clone())) {
         Ok(()) => true,
         Err(SendError::Full(_)) => {
             session.do_send(Outbound::CloseTooSlow);

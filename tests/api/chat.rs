@@ -176,6 +176,88 @@ async fn messages_reach_everyone_in_order_and_history_keeps_them() {
     assert_eq!(stored["payload"], history, "the REST history agrees");
 }
 
+/// The `message` events `client` receives within `wait`, as `(to, text)`.
+async fn messages_within(client: &mut WsClient, wait: Duration) -> Vec<(Value, String)> {
+    let mut received = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    // The outer deadline ends the wait; the inner one never fires first.
+    while let Ok(Some(message)) =
+        tokio::time::timeout_at(deadline, client.next_message(wait + Duration::from_secs(1))).await
+    {
+        let frame: Value = serde_json::from_str(message.to_text().expect("text")).expect("JSON");
+        if frame["event"] == "message" {
+            let text = frame["data"]["message"].as_str().expect("text").to_owned();
+            received.push((frame["data"]["to"].clone(), text));
+        }
+    }
+    received
+}
+
+#[actix_web::test]
+async fn messages_posted_together_reach_everyone_once_in_one_order() {
+    let app = TestApp::spawn_with(|s| {
+        s.websocket.rate_burst = 100.0;
+        // Batches of what is stored within 50 ms, however small the room.
+        s.chat.broadcast_window_ms = 50;
+        s.chat.broadcast_window_from_sessions = 0;
+    })
+    .await;
+    let names = ["s0", "s1", "s2", "s3"];
+    let mut senders = Vec::new();
+    for name in names {
+        senders.push(join_settled(&app, &format!("{name}@example.com")).await);
+    }
+    let mut reader = join_settled(&app, "reader@example.com").await;
+    // Every sender posts at once, without waiting for anything; direct
+    // messages ride along with the public ones.
+    for round in 0..10 {
+        for (name, sender) in names.iter().zip(senders.iter_mut()) {
+            sender
+                .send_event("message", json!({ "message": format!("{name}-{round}") }))
+                .await;
+        }
+        senders[1]
+            .send_event(
+                "message",
+                json!({ "message": format!("dm-{round}"), "to": "s0@example.com" }),
+            )
+            .await;
+    }
+    let wait = Duration::from_secs(3);
+    let at_reader = messages_within(&mut reader, wait).await;
+    let public: Vec<String> = at_reader.iter().map(|(_, text)| text.clone()).collect();
+    crate::helpers::assert_each_once_in_order(&public, 40, &names, 10);
+    assert!(
+        at_reader.iter().all(|(to, _)| to.is_null()),
+        "no direct message: {at_reader:?}"
+    );
+    // The parties of the direct messages get everything, in the same order.
+    for index in [0, 1] {
+        let received = messages_within(&mut senders[index], wait).await;
+        let order: Vec<String> = received
+            .iter()
+            .filter(|(to, _)| to.is_null())
+            .map(|(_, text)| text.clone())
+            .collect();
+        assert_eq!(order, public, "one order for everyone");
+        let direct: Vec<String> = received
+            .iter()
+            .filter(|(to, _)| !to.is_null())
+            .map(|(_, text)| text.clone())
+            .collect();
+        assert_eq!(direct, (0..10).map(|n| format!("dm-{n}")).collect::<Vec<_>>());
+    }
+    // The history keeps that order.
+    let (_, stored) = app.get_json("/api/messages?limit=100").await;
+    let history: Vec<String> = stored["payload"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|message| message["message"].as_str().expect("text").to_owned())
+        .collect();
+    assert_eq!(history, public);
+}
+
 #[actix_web::test]
 async fn history_after_reconnect_is_the_last_messages_oldest_first() {
     let app = TestApp::spawn_with(|s| {

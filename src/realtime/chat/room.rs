@@ -4,6 +4,11 @@
 //!
 //! - Saves run concurrently but messages are broadcast in the order they
 //!   were posted (`posts`: a reorder buffer keyed by a sequence number).
+//!   In a big room, messages stored together go out together: a stored
+//!   message waits `chat.broadcast_window_ms` for others, and the public
+//!   messages of one broadcast reach each session as one shared list,
+//!   written in one go (one hand-off and one write per session, not one
+//!   per message).
 //! - Identity: a member is `verified` when its session is logged in as its
 //!   e-mail. A direct message to an account reaches only verified sessions
 //!   of that account; a reader (an anonymous visitor when anonymous chat is
@@ -46,7 +51,7 @@ use crate::realtime::events::{
     ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence, RoomStream, Stamped,
     StreamFollowed,
 };
-use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
+use crate::realtime::outbound::{offer, offer_all, offer_shared, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
 use crate::realtime::reading::StreamReading;
 use crate::realtime::stream::{CanResume, LocalClock, Offset};
@@ -72,6 +77,11 @@ pub struct ChatRoom {
     awaiting: Vec<Join>,
     /// Posted messages waiting for their save, to be released in order.
     posts: Posts,
+    /// Stored messages (or, with a bus, delivered ones) waiting for the
+    /// next broadcast, in order.
+    unsent: Vec<(ChatDelivery, Offset)>,
+    /// A broadcast of `unsent` is scheduled.
+    broadcast_due: bool,
     /// Whether the bus reads the chat stream for this instance.
     reading: StreamReading<ChatRoom>,
 }
@@ -90,6 +100,10 @@ struct Member {
 /// session's messages. What flows in is bounded by the sessions' own rate
 /// limits and queues instead.
 const MAILBOX: usize = 1 << 40;
+
+/// Messages in one broadcast at most: past this many waiting, they go out
+/// without waiting for the window's end.
+const BROADCAST_MAX: usize = 256;
 
 /// A session joins the room as `user` (`None`: as a reader).
 #[derive(Message)]
@@ -147,6 +161,8 @@ impl ChatRoom {
             flush_scheduled: false,
             awaiting: Vec::new(),
             posts: Posts::default(),
+            unsent: Vec::new(),
+            broadcast_due: false,
         }
     }
 
@@ -298,17 +314,13 @@ impl ChatRoom {
     /// history), direct ones to the sender's and recipient's sessions only
     /// (logged-in ones, for accounts).
     fn publish(&mut self, saved: ChatDelivery, offset: Offset) {
+        let frame = self.record(&saved, offset);
         let ChatDelivery {
             message,
             sender_verified,
             recipient_is_account,
         } = saved;
-        let frame = message_frame(&message, &offset);
         let message_id = message.id;
-        self.log
-            .record(offset, &frame, &message, sender_verified, recipient_is_account);
-        self.history.head_moved();
-        self.messages_sent.inc();
         let recipients: Vec<SessionId> = match &message.to {
             None => self.members.keys().copied().collect(),
             Some(to) => {
@@ -319,15 +331,91 @@ impl ChatRoom {
                 sessions
             }
         };
-        if message.to.is_none() {
-            self.history.push(message);
-        }
         self.send_to(&recipients, &frame);
         self.posts.broadcast(message_id);
     }
 
+    /// Keeps a message being broadcast (in the log, and public ones in the
+    /// history); its frame.
+    fn record(&mut self, saved: &ChatDelivery, offset: Offset) -> Frame {
+        let message = &saved.message;
+        let frame = message_frame(message, &offset);
+        self.log.record(
+            offset,
+            &frame,
+            message,
+            saved.sender_verified,
+            saved.recipient_is_account,
+        );
+        self.history.head_moved();
+        if message.to.is_none() {
+            self.history.push(message.clone());
+        }
+        self.messages_sent.inc();
+        frame
+    }
+
+    /// Broadcasts the messages waiting, in order. Public ones in a row
+    /// reach each session as one item of its queue, written in one go: one
+    /// hand-off and one write per session for all of them. A direct
+    /// message goes on its own to its few sessions, between them.
+    fn broadcast_unsent(&mut self) {
+        let mut unsent = std::mem::take(&mut self.unsent).into_iter().peekable();
+        while let Some((saved, offset)) = unsent.next() {
+            let public_follows = unsent.peek().is_some_and(|(next, _)| next.message.to.is_none());
+            if saved.message.to.is_some() || !public_follows {
+                self.publish(saved, offset);
+                continue;
+            }
+            let mut run = vec![(saved, offset)];
+            while let Some(next) = unsent.next_if(|(next, _)| next.message.to.is_none()) {
+                run.push(next);
+            }
+            self.publish_together(run);
+        }
+    }
+
+    /// Broadcasts public messages to everyone as one shared list.
+    fn publish_together(&mut self, messages: Vec<(ChatDelivery, Offset)>) {
+        let frames: Arc<[Frame]> = messages
+            .iter()
+            .map(|(saved, offset)| self.record(saved, offset.clone()))
+            .collect();
+        log::debug!("chat: {} messages in one broadcast", frames.len());
+        let too_slow: Vec<SessionId> = self
+            .members
+            .iter()
+            .filter(|(_, member)| !offer_shared(&member.session, &frames))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in too_slow {
+            self.remove(id);
+        }
+        for (saved, _) in messages {
+            self.posts.broadcast(saved.message.id);
+        }
+    }
+
+    /// Queues a stored message for the next broadcast: at the end of the
+    /// window that its first message opened (at once without a window).
+    fn queue_broadcast(&mut self, saved: ChatDelivery, offset: Offset, ctx: &mut Context<Self>) {
+        self.unsent.push((saved, offset));
+        let window = Duration::from_millis(self.settings.broadcast_window_ms);
+        let small = self.members.len() < self.settings.broadcast_window_from_sessions;
+        if window.is_zero() || small || self.unsent.len() >= BROADCAST_MAX {
+            return self.broadcast_unsent();
+        }
+        if !self.broadcast_due {
+            self.broadcast_due = true;
+            ctx.run_later(window, |room, _| {
+                room.broadcast_due = false;
+                room.broadcast_unsent();
+            });
+        }
+    }
+
     /// Releases saved messages in the order they were posted.
-    fn release_in_order(&mut self) {
+    fn release_in_order(&mut self, ctx: &mut Context<Self>) {
         while let Some(saved) = self.posts.next_released() {
             match &self.outlet {
                 Some(outlet) => {
@@ -341,7 +429,7 @@ impl ChatRoom {
                 }
                 None => {
                     let offset = self.clock.tick();
-                    self.publish(saved, offset);
+                    self.queue_broadcast(saved, offset, ctx);
                 }
             }
         }
@@ -452,7 +540,7 @@ impl Handler<PostMessage> for ChatRoom {
             let saved = ask_store(&store, SaveMessage { message }).await?;
             Ok((saved, recipient_is_account))
         };
-        let stored = work.into_actor(self).map(move |result, room, _| {
+        let stored = work.into_actor(self).map(move |result, room, ctx| {
             let saved = result
                 .as_ref()
                 .ok()
@@ -461,14 +549,14 @@ impl Handler<PostMessage> for ChatRoom {
                     sender_verified: verified,
                     recipient_is_account: *recipient_is_account,
                 });
-            // Through the bus, the message is broadcast here when it comes
-            // back: the sender is answered after its own copy, as here.
-            let echo = match (&room.outlet, &saved) {
-                (Some(_), Some(saved)) => Some(room.posts.await_broadcast(saved.message.id)),
-                _ => None,
-            };
+            // The sender is answered after its own copy went out: through
+            // the bus, when it comes back; here, after the broadcast it
+            // shares with the messages posted together with it.
+            let echo = saved
+                .as_ref()
+                .map(|saved| room.posts.await_broadcast(saved.message.id));
             room.posts.saved(sequence, saved);
-            room.release_in_order();
+            room.release_in_order(ctx);
             (result.map(|(message, _)| message), echo)
         });
         Box::pin(stored.then(|(result, echo), room, _| {
@@ -486,8 +574,8 @@ impl Handler<PostMessage> for ChatRoom {
 impl Handler<Stamped<ChatDelivery>> for ChatRoom {
     type Result = ();
 
-    fn handle(&mut self, delivery: Stamped<ChatDelivery>, _: &mut Context<Self>) {
-        self.publish(delivery.event, delivery.offset);
+    fn handle(&mut self, delivery: Stamped<ChatDelivery>, ctx: &mut Context<Self>) {
+        self.queue_broadcast(delivery.event, delivery.offset, ctx);
     }
 }
 
@@ -520,6 +608,9 @@ impl Handler<StreamFollowed<ChatDelivery>> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, followed: StreamFollowed<ChatDelivery>, ctx: &mut Context<Self>) {
+        // What the last reading delivered goes first (to nobody here now),
+        // so the log starts again from `kept` alone.
+        self.broadcast_unsent();
         let StreamFollowed { head, kept, complete } = followed;
         self.log.restart(head, &kept, complete);
         for Stamped { event, .. } in &kept {

@@ -99,7 +99,7 @@ impl Connection {
             }
             Outbound::Frames(frames) => {
                 self.context.metrics.frames_sent.inc_by(frames.len() as u64);
-                for frame in frames {
+                for frame in frames.iter() {
                     ctx.text(frame.text().clone());
                 }
             }
