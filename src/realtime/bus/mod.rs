@@ -33,6 +33,8 @@
 //!   once and its room serializes the frame once.
 
 mod carts;
+mod entries;
+mod following;
 mod own;
 pub mod presence;
 mod rooms;
@@ -42,7 +44,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use redis::streams::StreamRangeReply;
 use redis::Cmd;
 use tokio::sync::mpsc;
 
@@ -50,27 +51,18 @@ use self::carts::CartFollowing;
 use self::own::OwnEvents;
 use self::presence::ClusterPresence;
 use self::rooms::RoomStreams;
-use self::wire::{ClusterEvent, FirstSeen, IncomingEnvelope, Kept, Keys, OutgoingEnvelope, Stream};
+use self::wire::{ClusterEvent, FirstSeen, Keys, OutgoingEnvelope, Stream};
 use super::events::{
-    FollowCart, ForgetSnapshot, LocalPresence, LocalRooms, PublishChat, ReadStream, ReloadHistory,
-    RemotePresence, RoomStream, Stamped, StreamFollowed, UnfollowCart,
+    ForgetSnapshot, LocalPresence, LocalRooms, PublishChat, ReloadHistory, RemotePresence, Stamped,
 };
 use super::stream::{LocalClock, Offset};
 use crate::auth::Accounts;
 use crate::cluster::connection::{RedisClient, RedisConnection};
-use crate::cluster::link::{self, payload_of, LinkEvent, Outgoing, StreamEntry};
+use crate::cluster::link::{self, LinkEvent, Outgoing};
 use crate::cluster::topics::Topics;
 use crate::cluster::ClusterLink;
 use crate::configuration::{DeliverySettings, RedisSettings};
 use crate::store::{CacheListings, ForgetCachedListings, MongoStore, StoreEvent};
-
-/// What an entry read from Redis is to this instance.
-enum Opened {
-    /// One of its own events: the event if it was held for this read.
-    Own(Option<ClusterEvent>),
-    /// Another instance's event (the first copy of it).
-    Other(String, ClusterEvent),
-}
 
 pub struct Bus {
     keys: Keys,
@@ -245,141 +237,6 @@ impl Bus {
         actix::spawn(self.accounts.clone().recheck(self.store.clone()));
     }
 
-    /// Entries read from the streams.
-    fn read(&mut self, entries: Vec<StreamEntry>, ctx: &mut Context<Self>) {
-        for entry in entries {
-            let Some(stream) = Stream::from_index(entry.stream) else {
-                continue;
-            };
-            match self.open(stream, &entry.key, &entry.id, &entry.payload) {
-                Some((offset, Opened::Own(Some(event)))) => self.deliver(event, offset),
-                Some((offset, Opened::Other(from, event))) => self.received(from, event, offset, ctx),
-                Some((_, Opened::Own(None))) | None => {}
-            }
-        }
-    }
-
-    /// Entry `id` of `stream` (its key), unless it is no event of this
-    /// server's or a second copy of a retried append (checked for other
-    /// instances' events; ours are matched with the held ones).
-    fn open(&mut self, stream: Stream, key: &Arc<str>, id: &str, payload: &str) -> Option<(Offset, Opened)> {
-        let offset = Offset::from_redis(id)?;
-        let envelope = IncomingEnvelope::open(id, payload)?;
-        if envelope.from == self.keys.instance {
-            return Some((offset, Opened::Own(self.own.read_back(envelope.seq))));
-        }
-        if !self.seen.first_time(envelope.from, key, envelope.seq) {
-            return None;
-        }
-        let event = decode(stream, &envelope)?;
-        Some((offset, Opened::Other(envelope.from.to_owned(), event)))
-    }
-
-    /// Where `stream` (key `key`) stands, with the newest events Redis kept
-    /// (`read`: newest first, at most `count`), for following it from there.
-    fn open_kept(
-        &mut self,
-        stream: Stream,
-        key: String,
-        count: usize,
-        read: redis::RedisResult<StreamRangeReply>,
-    ) -> Kept {
-        let newest = match read {
-            Ok(newest) => newest,
-            Err(error) => {
-                log::warn!("cluster: cannot read the kept events of {key} ({error}); following it from now");
-                return Kept::from_now(presence::now_ms());
-            }
-        };
-        let key: Arc<str> = Arc::from(key);
-        let mut events = Vec::with_capacity(newest.ids.len());
-        for entry in newest.ids.iter().rev() {
-            let (Some(offset), Some(payload)) = (Offset::from_redis(&entry.id), payload_of(entry)) else {
-                continue;
-            };
-            let Some(envelope) = IncomingEnvelope::open(&entry.id, &payload) else {
-                continue;
-            };
-            let event = if envelope.from == self.keys.instance {
-                // Ours: delivered as a kept event now, not when read back.
-                self.own.read_back(envelope.seq)
-            } else {
-                // Read before, perhaps, in an earlier following: kept all
-                // the same, and later copies are dropped.
-                self.seen.first_time(envelope.from, &key, envelope.seq);
-                None
-            };
-            if let Some(event) = event.or_else(|| decode(stream, &envelope)) {
-                events.push((offset, event));
-            }
-        }
-        Kept {
-            head: newest
-                .ids
-                .first()
-                .map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone()),
-            complete: newest.ids.len() < count,
-            events,
-        }
-    }
-
-    /// The kept events of a room's stream were read (`request`, if still
-    /// the latest): the room starts its log from them, then the stream is
-    /// read on after them.
-    fn room_kept(
-        &mut self,
-        room: RoomStream,
-        request: u64,
-        read: Option<redis::RedisResult<StreamRangeReply>>,
-    ) {
-        if !self.rooms_followed.is_current(room, request) {
-            return; // stopped or asked again meanwhile
-        }
-        let stream = RoomStreams::stream_of(room);
-        let kept = match read {
-            Some(read) => {
-                let (key, count) = (self.rooms_followed.key(room), self.rooms_followed.kept());
-                self.open_kept(stream, key, count, read)
-            }
-            None => Kept::from_now(presence::now_ms()),
-        };
-        let Some(head) = Offset::from_redis(&kept.head) else {
-            return;
-        };
-        let complete = kept.complete;
-        match room {
-            RoomStream::Chat => {
-                let kept = kept
-                    .events
-                    .into_iter()
-                    .filter_map(|(offset, event)| match event {
-                        ClusterEvent::Chat(event) => Some(Stamped { offset, event }),
-                        _ => None,
-                    })
-                    .collect();
-                self.rooms
-                    .chat_followed
-                    .do_send(StreamFollowed { head, kept, complete });
-            }
-            RoomStream::Products => {
-                // From here on every product change is heard of.
-                self.store.do_send(CacheListings { keep: true });
-                let kept = kept
-                    .events
-                    .into_iter()
-                    .filter_map(|(offset, event)| match event {
-                        ClusterEvent::Store(event) => Some(Stamped { offset, event }),
-                        _ => None,
-                    })
-                    .collect();
-                self.rooms
-                    .products_followed
-                    .do_send(StreamFollowed { head, kept, complete });
-            }
-        }
-        self.rooms_followed.start(room, kept.head);
-    }
-
     /// Another instance's event.
     fn received(&mut self, from: String, event: ClusterEvent, offset: Offset, ctx: &mut Context<Self>) {
         match event {
@@ -526,53 +383,6 @@ impl Handler<LinkEvent> for Bus {
     }
 }
 
-impl Handler<FollowCart> for Bus {
-    type Result = ();
-
-    fn handle(&mut self, FollowCart(cart): FollowCart, ctx: &mut Context<Self>) {
-        if let Some((request, read)) = self.carts.follow(cart) {
-            read.into_actor(self)
-                .map(move |newest, bus, _| {
-                    let (key, count) = (bus.carts.key(&cart), bus.carts.kept());
-                    let kept = bus.open_kept(Stream::Carts, key, count, newest);
-                    bus.carts.kept_read(cart, request, kept);
-                })
-                .spawn(ctx);
-        }
-    }
-}
-
-impl Handler<ReadStream> for Bus {
-    type Result = ();
-
-    fn handle(&mut self, ReadStream { stream: room, read }: ReadStream, ctx: &mut Context<Self>) {
-        if !read {
-            self.rooms_followed.unfollow(room);
-            // Own events of it will not come back to be delivered here.
-            self.own.forget(RoomStreams::stream_of(room));
-            if room == RoomStream::Products {
-                self.store.do_send(CacheListings { keep: false });
-            }
-            return;
-        }
-        match self.rooms_followed.follow(room) {
-            (request, Some(read)) => read
-                .into_actor(self)
-                .map(move |newest, bus, _| bus.room_kept(room, request, Some(newest)))
-                .spawn(ctx),
-            (request, None) => self.room_kept(room, request, None),
-        }
-    }
-}
-
-impl Handler<UnfollowCart> for Bus {
-    type Result = ();
-
-    fn handle(&mut self, UnfollowCart(cart): UnfollowCart, _: &mut Context<Self>) {
-        self.carts.unfollow(cart);
-    }
-}
-
 impl Handler<StoreEvent> for Bus {
     type Result = ();
 
@@ -609,24 +419,4 @@ impl Handler<LocalPresence> for Bus {
             commands,
         );
     }
-}
-
-/// The event an entry of `stream` carries, if it is one that belongs there
-/// (a foreign writer's garbage is dropped with a warning).
-fn decode(stream: Stream, envelope: &IncomingEnvelope) -> Option<ClusterEvent> {
-    let event: ClusterEvent = match serde_json::from_str(envelope.event.get()) {
-        Ok(event) => event,
-        Err(error) => {
-            log::warn!("cluster: ignoring an event from {} ({error})", envelope.from);
-            return None;
-        }
-    };
-    if event.stream() != stream {
-        log::warn!(
-            "cluster: ignoring an event from {} on the wrong stream",
-            envelope.from
-        );
-        return None;
-    }
-    Some(event)
 }

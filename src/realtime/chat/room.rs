@@ -32,6 +32,8 @@
 //!   bus reads it; the room then rebuilds its log from what Redis kept and
 //!   reloads the history, since it may have missed messages meanwhile.
 
+mod broadcast;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +43,7 @@ use prometheus::IntCounter;
 use tokio::sync::oneshot;
 
 use super::history::History;
-use super::log::{message_frame, ChatLog};
+use super::log::ChatLog;
 use super::posts::{self, PostError, PostMessage, Posts};
 use super::presence::Presence;
 use super::room_error;
@@ -51,8 +53,7 @@ use crate::realtime::events::{
     ChatDelivery, ChatOutlet, LocalPresence, PublishChat, ReloadHistory, RemotePresence, RoomStream, Stamped,
     StreamFollowed,
 };
-use crate::realtime::outbound::{offer, offer_all, offer_shared, Outbound, SessionId};
-use crate::realtime::protocol::Frame;
+use crate::realtime::outbound::{offer_all, Outbound, SessionId};
 use crate::realtime::reading::StreamReading;
 use crate::realtime::stream::{CanResume, LocalClock, Offset};
 use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage};
@@ -100,10 +101,6 @@ struct Member {
 /// session's messages. What flows in is bounded by the sessions' own rate
 /// limits and queues instead.
 const MAILBOX: usize = 1 << 40;
-
-/// Messages in one broadcast at most: past this many waiting, they go out
-/// without waiting for the window's end.
-const BROADCAST_MAX: usize = 256;
 
 /// A session joins the room as `user` (`None`: as a reader).
 #[derive(Message)]
@@ -280,137 +277,6 @@ impl ChatRoom {
             let everyone: Vec<SessionId> = self.members.keys().copied().collect();
             self.presence_sent.inc();
             self.send_to(&everyone, &frame);
-        }
-    }
-
-    /// Hands `frame` to each session; drops those that cannot keep up.
-    fn send_to(&mut self, sessions: &[SessionId], frame: &Frame) {
-        let too_slow: Vec<SessionId> = sessions
-            .iter()
-            .filter(|id| {
-                self.members
-                    .get(id)
-                    .is_some_and(|member| !offer(&member.session, frame))
-            })
-            .copied()
-            .collect();
-        for id in too_slow {
-            self.remove(id);
-        }
-    }
-
-    /// The sessions of `user`; only those logged in as it when
-    /// `verified_only`.
-    fn tabs_of(&self, user: &Email, verified_only: bool) -> Vec<SessionId> {
-        self.presence
-            .tabs_of(user)
-            .iter()
-            .copied()
-            .filter(|id| !verified_only || self.members.get(id).is_some_and(|member| member.verified))
-            .collect()
-    }
-
-    /// Broadcasts a stored message: public ones to everyone (and into the
-    /// history), direct ones to the sender's and recipient's sessions only
-    /// (logged-in ones, for accounts).
-    fn publish(&mut self, saved: ChatDelivery, offset: Offset) {
-        let frame = self.record(&saved, offset);
-        let ChatDelivery {
-            message,
-            sender_verified,
-            recipient_is_account,
-        } = saved;
-        let message_id = message.id;
-        let recipients: Vec<SessionId> = match &message.to {
-            None => self.members.keys().copied().collect(),
-            Some(to) => {
-                let mut sessions = self.tabs_of(&message.user, sender_verified);
-                if *to != message.user {
-                    sessions.extend(self.tabs_of(to, recipient_is_account));
-                }
-                sessions
-            }
-        };
-        self.send_to(&recipients, &frame);
-        self.posts.broadcast(message_id);
-    }
-
-    /// Keeps a message being broadcast (in the log, and public ones in the
-    /// history); its frame.
-    fn record(&mut self, saved: &ChatDelivery, offset: Offset) -> Frame {
-        let message = &saved.message;
-        let frame = message_frame(message, &offset);
-        self.log.record(
-            offset,
-            &frame,
-            message,
-            saved.sender_verified,
-            saved.recipient_is_account,
-        );
-        self.history.head_moved();
-        if message.to.is_none() {
-            self.history.push(message.clone());
-        }
-        self.messages_sent.inc();
-        frame
-    }
-
-    /// Broadcasts the messages waiting, in order. Public ones in a row
-    /// reach each session as one item of its queue, written in one go: one
-    /// hand-off and one write per session for all of them. A direct
-    /// message goes on its own to its few sessions, between them.
-    fn broadcast_unsent(&mut self) {
-        let mut unsent = std::mem::take(&mut self.unsent).into_iter().peekable();
-        while let Some((saved, offset)) = unsent.next() {
-            let public_follows = unsent.peek().is_some_and(|(next, _)| next.message.to.is_none());
-            if saved.message.to.is_some() || !public_follows {
-                self.publish(saved, offset);
-                continue;
-            }
-            let mut run = vec![(saved, offset)];
-            while let Some(next) = unsent.next_if(|(next, _)| next.message.to.is_none()) {
-                run.push(next);
-            }
-            self.publish_together(run);
-        }
-    }
-
-    /// Broadcasts public messages to everyone as one shared list.
-    fn publish_together(&mut self, messages: Vec<(ChatDelivery, Offset)>) {
-        let frames: Arc<[Frame]> = messages
-            .iter()
-            .map(|(saved, offset)| self.record(saved, offset.clone()))
-            .collect();
-        log::debug!("chat: {} messages in one broadcast", frames.len());
-        let too_slow: Vec<SessionId> = self
-            .members
-            .iter()
-            .filter(|(_, member)| !offer_shared(&member.session, &frames))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in too_slow {
-            self.remove(id);
-        }
-        for (saved, _) in messages {
-            self.posts.broadcast(saved.message.id);
-        }
-    }
-
-    /// Queues a stored message for the next broadcast: at the end of the
-    /// window that its first message opened (at once without a window).
-    fn queue_broadcast(&mut self, saved: ChatDelivery, offset: Offset, ctx: &mut Context<Self>) {
-        self.unsent.push((saved, offset));
-        let window = Duration::from_millis(self.settings.broadcast_window_ms);
-        let small = self.members.len() < self.settings.broadcast_window_from_sessions;
-        if window.is_zero() || small || self.unsent.len() >= BROADCAST_MAX {
-            return self.broadcast_unsent();
-        }
-        if !self.broadcast_due {
-            self.broadcast_due = true;
-            ctx.run_later(window, |room, _| {
-                room.broadcast_due = false;
-                room.broadcast_unsent();
-            });
         }
     }
 

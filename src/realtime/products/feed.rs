@@ -30,9 +30,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use prometheus::IntCounter;
-use serde::Serialize;
 
 use super::carts::CartStreams;
+use super::frames::{feed_event, recovered, LoggedChange};
 use super::NAMESPACE;
 use crate::configuration::DeliverySettings;
 use crate::domain::Id;
@@ -42,7 +42,7 @@ use crate::realtime::events::{
 use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
 use crate::realtime::reading::StreamReading;
-use crate::realtime::stream::{CanResume, LocalClock, Offset, Recovered, StreamLog, Unrecoverable};
+use crate::realtime::stream::{CanResume, LocalClock, Offset, StreamLog};
 use crate::store::{MongoStore, NewestProducts, StoreEvent};
 
 pub struct ProductFeed {
@@ -71,12 +71,6 @@ pub struct ProductFeed {
     /// Whether the bus reads the products stream for this instance.
     reading: StreamReading<ProductFeed>,
     delivery: DeliverySettings,
-}
-
-/// A change as kept for replay: its event, and its `update_products`.
-struct LoggedChange {
-    event: Frame,
-    update: Frame,
 }
 
 /// A session wants `cart:updated` events for `cart` (replacing any cart it
@@ -114,42 +108,6 @@ pub struct SubscribeUpdates {
 #[rtype(result = "()")]
 pub struct Unsubscribe {
     pub id: SessionId,
-}
-
-fn feed_event<T: Serialize>(event: &str, data: &T, offset: &Offset) -> Frame {
-    Frame::event_at(event, data, offset).in_namespace(NAMESPACE)
-}
-
-/// The `recovered` event of a stream (in `namespace`).
-fn recovered(stream: &str, outcome: Result<usize, Unrecoverable>, namespace: &'static str) -> Frame {
-    let (recovered, count, reason) = match outcome {
-        Ok(count) => (true, count, None),
-        Err(why) => (false, 0, Some(why.reason())),
-    };
-    Frame::event(
-        "recovered",
-        &Recovered {
-            stream,
-            recovered,
-            count,
-            reason,
-        },
-    )
-    .in_namespace(namespace)
-}
-
-/// The course's `update_products` event: which product, and what happened.
-#[derive(Serialize)]
-struct ProductUpdate<'a> {
-    #[serde(with = "crate::domain::id::hex")]
-    id: Id,
-    msg: &'a str,
-}
-
-#[derive(Serialize)]
-struct DeletedProduct {
-    #[serde(rename = "_id", with = "crate::domain::id::hex")]
-    id: Id,
 }
 
 impl ProductFeed {
@@ -423,39 +381,6 @@ impl ProductFeed {
                 }
             }
         }
-    }
-}
-
-impl LoggedChange {
-    /// A product change's frames (none for other events).
-    fn of(event: &StoreEvent, offset: &Offset) -> Option<LoggedChange> {
-        let (event, product, what) = match event {
-            StoreEvent::ProductCreated(product) => (
-                feed_event("product:created", product, offset),
-                product.id,
-                "product created",
-            ),
-            StoreEvent::ProductUpdated(product) => (
-                feed_event("product:updated", product, offset),
-                product.id,
-                "product updated",
-            ),
-            StoreEvent::ProductDeleted(id) => (
-                feed_event("product:deleted", &DeletedProduct { id: *id }, offset),
-                *id,
-                "product deleted",
-            ),
-            StoreEvent::CartUpdated(_) | StoreEvent::AccountCreated { .. } => return None,
-        };
-        let update = Frame::event_at(
-            "update_products",
-            &ProductUpdate {
-                id: product,
-                msg: what,
-            },
-            offset,
-        );
-        Some(LoggedChange { event, update })
     }
 }
 

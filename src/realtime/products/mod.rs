@@ -6,6 +6,7 @@
 pub mod carts;
 pub mod client;
 pub mod feed;
+mod frames;
 
 pub use client::ProductClient;
 pub use feed::ProductFeed;
