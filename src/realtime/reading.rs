@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 
 use super::events::{ReadStream, RoomStream};
 
@@ -36,7 +37,13 @@ enum State {
 }
 
 impl<A: Actor<Context = Context<A>>> StreamReading<A> {
-    pub fn new(bus: Option<(Recipient<ReadStream>, RoomStream)>, linger: Duration) -> Self {
+    /// The reading of `stream`: through `bus` (where to ask, and how long
+    /// to linger with no session), or always, without one.
+    pub fn new(stream: RoomStream, bus: Option<(Recipient<ReadStream>, Duration)>) -> Self {
+        let (bus, linger) = match bus {
+            Some((bus, linger)) => (Some((bus, stream)), linger),
+            None => (None, Duration::ZERO),
+        };
         StreamReading {
             state: if bus.is_some() { State::Off } else { State::On },
             bus,
@@ -111,5 +118,45 @@ impl<A: Actor<Context = Context<A>>> StreamReading<A> {
                 read,
             });
         }
+    }
+}
+
+/// A room whose stream is read only while sessions are on it.
+pub trait ReadsStream: Actor<Context = Context<Self>> + Sized {
+    fn reading(&mut self) -> &mut StreamReading<Self>;
+
+    /// Whether no session is on the stream here.
+    fn is_idle(&self) -> bool;
+
+    /// The stream is no longer read: drop what only its events kept
+    /// current.
+    fn stopped_reading(&mut self);
+
+    /// With no session left, reading stops after the linger.
+    fn check_idle(&mut self, ctx: &mut Context<Self>) {
+        let idle = self.is_idle();
+        if let Some(after) = self.reading().set_idle(idle) {
+            ctx.run_later(after, |room, _| {
+                if room.reading().stop_if_idle() {
+                    room.stopped_reading();
+                }
+            });
+        }
+    }
+
+    /// Answers `answer(room)` once the stream is read (at once if it is):
+    /// what only the stream's kept events can say.
+    fn when_read<T: Default + 'static>(
+        &mut self,
+        answer: impl FnOnce(&mut Self) -> T + 'static,
+    ) -> Response<T> {
+        if self.reading().is_read() {
+            return Response::reply(answer(self));
+        }
+        let (answered, answer_of) = oneshot::channel();
+        self.reading().hold(move |room, _| {
+            let _ = answered.send(answer(room));
+        });
+        Response::fut(async move { answer_of.await.unwrap_or_default() })
     }
 }

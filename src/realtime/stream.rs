@@ -185,15 +185,6 @@ impl<T> StreamLog<T> {
         &self.head
     }
 
-    /// The stream is now counted elsewhere (Redis, once reached): its next
-    /// offsets follow `head`. The events kept stay resumable.
-    pub fn restart_at(&mut self, head: Offset) {
-        if self.entries.is_empty() {
-            self.base = Some(head.clone());
-        }
-        self.head = head;
-    }
-
     /// Whether `offset` comes after everything kept (offsets of another
     /// origin are taken as new).
     pub fn is_new(&self, offset: &Offset) -> bool {

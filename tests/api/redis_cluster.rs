@@ -194,35 +194,30 @@ async fn a_shard_failing_over_to_its_replica_loses_no_event() {
     }
 }
 
-/// Waits (up to 5 s) until `app` reports following `count` cart streams.
-async fn wait_for_followed_carts(app: &TestApp, count: i64) {
+/// Waits (up to 5 s) until `app`'s metric `line_start` reads `value`.
+async fn wait_for_metric(app: &TestApp, line_start: &str, value: i64) {
     for _ in 0..50 {
-        if app.metric("ecommerce_redis_followed_cart_streams ").await == count {
+        if app.metric(line_start).await == value {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!(
-        "{} follows {} cart streams, not {count}",
+        "{}: {line_start}is {}, not {value}",
         app.address,
-        app.metric("ecommerce_redis_followed_cart_streams ").await
+        app.metric(line_start).await
     );
 }
 
-/// Waits (up to 5 s) until `app` reports reading `stream` (1) or not (0).
+/// Waits until `app` reports following `count` cart streams.
+async fn wait_for_followed_carts(app: &TestApp, count: i64) {
+    wait_for_metric(app, "ecommerce_redis_followed_cart_streams ", count).await;
+}
+
+/// Waits until `app` reports reading `stream` (1) or not (0).
 async fn wait_for_reading(app: &TestApp, stream: &str, reading: i64) {
     let metric = format!("ecommerce_redis_followed_stream{{stream=\"{stream}\"}} ");
-    for _ in 0..50 {
-        if app.metric(&metric).await == reading {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "{} reads {stream}: {}, not {reading}",
-        app.address,
-        app.metric(&metric).await
-    );
+    wait_for_metric(app, &metric, reading).await;
 }
 
 /// Posts a chat message over REST (as the admin the app is logged in as).

@@ -106,21 +106,16 @@ impl CartFollowing {
     /// The kept changes of `cart` were read (or could not be: `from_now`)
     /// for `request`: the feed gets them, and the stream is followed after
     /// the newest.
-    pub fn kept_read(&mut self, cart: Id, request: u64, kept: Kept) {
+    pub fn kept_read(&mut self, cart: Id, request: u64, mut kept: Kept) {
         if self.followed.get(&cart) != Some(&request) {
             return; // unwatched meanwhile, or watched again
         }
-        let changes = kept
-            .events
-            .into_iter()
-            .filter_map(|(offset, event)| match event {
-                ClusterEvent::Store(StoreEvent::CartUpdated(change)) if change.id == cart => Some(Stamped {
-                    offset,
-                    event: StoreEvent::CartUpdated(change),
-                }),
-                _ => None,
-            })
-            .collect();
+        let changes = kept.take_events(|event| match event {
+            ClusterEvent::Store(StoreEvent::CartUpdated(change)) if change.id == cart => {
+                Some(StoreEvent::CartUpdated(change))
+            }
+            _ => None,
+        });
         self.start(cart, kept.head, changes, kept.complete);
     }
 

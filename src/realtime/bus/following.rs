@@ -11,7 +11,7 @@ use super::presence;
 use super::rooms::RoomStreams;
 use super::wire::{ClusterEvent, Kept, Stream};
 use super::Bus;
-use crate::realtime::events::{FollowCart, ReadStream, RoomStream, Stamped, StreamFollowed, UnfollowCart};
+use crate::realtime::events::{FollowCart, ReadStream, RoomStream, StreamFollowed, UnfollowCart};
 use crate::realtime::stream::Offset;
 use crate::store::CacheListings;
 
@@ -29,7 +29,7 @@ impl Bus {
             return; // stopped or asked again meanwhile
         }
         let stream = RoomStreams::stream_of(room);
-        let kept = match read {
+        let mut kept = match read {
             Some(read) => {
                 let (key, count) = (self.rooms_followed.key(room), self.rooms_followed.kept());
                 self.open_kept(stream, key, count, read)
@@ -42,14 +42,10 @@ impl Bus {
         let complete = kept.complete;
         match room {
             RoomStream::Chat => {
-                let kept = kept
-                    .events
-                    .into_iter()
-                    .filter_map(|(offset, event)| match event {
-                        ClusterEvent::Chat(event) => Some(Stamped { offset, event }),
-                        _ => None,
-                    })
-                    .collect();
+                let kept = kept.take_events(|event| match event {
+                    ClusterEvent::Chat(event) => Some(event),
+                    _ => None,
+                });
                 self.rooms
                     .chat_followed
                     .do_send(StreamFollowed { head, kept, complete });
@@ -57,14 +53,10 @@ impl Bus {
             RoomStream::Products => {
                 // From here on every product change is heard of.
                 self.store.do_send(CacheListings { keep: true });
-                let kept = kept
-                    .events
-                    .into_iter()
-                    .filter_map(|(offset, event)| match event {
-                        ClusterEvent::Store(event) => Some(Stamped { offset, event }),
-                        _ => None,
-                    })
-                    .collect();
+                let kept = kept.take_events(|event| match event {
+                    ClusterEvent::Store(event) => Some(event),
+                    _ => None,
+                });
                 self.rooms
                     .products_followed
                     .do_send(StreamFollowed { head, kept, complete });

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::domain::{Email, Id};
-use crate::realtime::events::ChatDelivery;
+use crate::realtime::events::{ChatDelivery, Stamped};
 use crate::realtime::stream::Offset;
 use crate::store::StoreEvent;
 
@@ -98,6 +98,15 @@ pub struct Kept {
 }
 
 impl Kept {
+    /// Takes the kept events of one kind (`pick`), with their offsets,
+    /// oldest first.
+    pub fn take_events<T>(&mut self, pick: impl Fn(ClusterEvent) -> Option<T>) -> Vec<Stamped<T>> {
+        std::mem::take(&mut self.events)
+            .into_iter()
+            .filter_map(|(offset, event)| pick(event).map(|event| Stamped { offset, event }))
+            .collect()
+    }
+
     /// Following from now (`now_ms`, on this instance's clock: entry ids
     /// begin with Redis's), when Redis cannot say where the stream stands.
     pub fn from_now(now_ms: u64) -> Kept {

@@ -54,7 +54,7 @@ use crate::realtime::events::{
     StreamFollowed,
 };
 use crate::realtime::outbound::{offer_all, Outbound, SessionId};
-use crate::realtime::reading::StreamReading;
+use crate::realtime::reading::{ReadsStream, StreamReading};
 use crate::realtime::stream::{CanResume, LocalClock, Offset};
 use crate::store::{ask_store, FindUserByEmail, MongoStore, RecentMessages, SaveMessage};
 
@@ -136,12 +136,10 @@ impl ChatRoom {
         presence_sent: IntCounter,
     ) -> Self {
         let reading = StreamReading::new(
+            RoomStream::Chat,
             outlet
                 .as_ref()
-                .map(|outlet| (outlet.read.clone(), RoomStream::Chat)),
-            outlet
-                .as_ref()
-                .map_or(Duration::ZERO, |outlet| outlet.unfollow_after),
+                .map(|outlet| (outlet.read.clone(), outlet.unfollow_after)),
         );
         ChatRoom {
             store,
@@ -301,20 +299,6 @@ impl ChatRoom {
         }
     }
 
-    /// With no session left, the chat stream stops being read here after
-    /// a while.
-    fn check_idle(&mut self, ctx: &mut Context<Self>) {
-        let idle = self.members.is_empty() && self.awaiting.is_empty();
-        if let Some(after) = self.reading.set_idle(idle) {
-            ctx.run_later(after, |room, _| {
-                if room.reading.stop_if_idle() {
-                    // Nothing comes back here now to answer them.
-                    room.posts.answer_all();
-                }
-            });
-        }
-    }
-
     fn join(&mut self, join: Join, ctx: &mut Context<Self>) {
         if self.history.is_loaded() {
             self.admit(join, ctx);
@@ -338,12 +322,30 @@ impl ChatRoom {
     }
 }
 
+impl ReadsStream for ChatRoom {
+    fn reading(&mut self) -> &mut StreamReading<Self> {
+        &mut self.reading
+    }
+
+    fn is_idle(&self) -> bool {
+        self.members.is_empty() && self.awaiting.is_empty()
+    }
+
+    fn stopped_reading(&mut self) {
+        // Nothing comes back here now to answer them.
+        self.posts.answer_all();
+    }
+}
+
 impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX);
-        self.load_history(ctx);
+        // With a bus, the history loads when the chat stream is first read.
+        if self.reading.is_read() {
+            self.load_history(ctx);
+        }
     }
 }
 
@@ -458,15 +460,7 @@ impl Handler<CanResume> for ChatRoom {
     type Result = Response<bool>;
 
     fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> Response<bool> {
-        if self.reading.is_read() {
-            return Response::reply(self.log.can_resume(&since));
-        }
-        // Only the stream's kept messages can say.
-        let (answer, answered) = oneshot::channel();
-        self.reading.hold(move |room, _| {
-            let _ = answer.send(room.log.can_resume(&since));
-        });
-        Response::fut(async move { answered.await.unwrap_or(false) })
+        self.when_read(move |room| room.log.can_resume(&since))
     }
 }
 

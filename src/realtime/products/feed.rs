@@ -26,7 +26,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::prelude::*;
 use prometheus::IntCounter;
@@ -41,7 +40,7 @@ use crate::realtime::events::{
 };
 use crate::realtime::outbound::{offer, offer_all, Outbound, SessionId};
 use crate::realtime::protocol::Frame;
-use crate::realtime::reading::StreamReading;
+use crate::realtime::reading::{ReadsStream, StreamReading};
 use crate::realtime::stream::{CanResume, LocalClock, Offset, StreamLog};
 use crate::store::{MongoStore, NewestProducts, StoreEvent};
 
@@ -121,12 +120,10 @@ impl ProductFeed {
         interest: Option<FeedInterest>,
     ) -> Self {
         let reading = StreamReading::new(
+            RoomStream::Products,
             interest
                 .as_ref()
-                .map(|interest| (interest.read.clone(), RoomStream::Products)),
-            interest
-                .as_ref()
-                .map_or(Duration::ZERO, |interest| interest.unfollow_after),
+                .map(|interest| (interest.read.clone(), interest.unfollow_after)),
         );
         ProductFeed {
             reading,
@@ -317,23 +314,6 @@ impl ProductFeed {
         }
     }
 
-    /// Whether any session is on the products stream here.
-    fn is_idle(&self) -> bool {
-        self.live.is_empty() && self.waiting.is_empty() && self.update_listeners.is_empty()
-    }
-
-    /// With no session left, the products stream stops being read here
-    /// after a while.
-    fn check_idle(&mut self, ctx: &mut Context<Self>) {
-        if let Some(after) = self.reading.set_idle(self.is_idle()) {
-            ctx.run_later(after, |feed, _| {
-                if feed.reading.stop_if_idle() {
-                    feed.catch_up = None;
-                }
-            });
-        }
-    }
-
     fn subscribe(&mut self, message: Subscribe, ctx: &mut Context<Self>) {
         let Subscribe { id, session, since } = message;
         let (before, resumed) = match since {
@@ -381,6 +361,20 @@ impl ProductFeed {
                 }
             }
         }
+    }
+}
+
+impl ReadsStream for ProductFeed {
+    fn reading(&mut self) -> &mut StreamReading<Self> {
+        &mut self.reading
+    }
+
+    fn is_idle(&self) -> bool {
+        self.live.is_empty() && self.waiting.is_empty() && self.update_listeners.is_empty()
+    }
+
+    fn stopped_reading(&mut self) {
+        self.catch_up = None;
     }
 }
 
@@ -440,15 +434,7 @@ impl Handler<CanResume> for ProductFeed {
     type Result = Response<bool>;
 
     fn handle(&mut self, CanResume(since): CanResume, _: &mut Context<Self>) -> Response<bool> {
-        if self.reading.is_read() {
-            return Response::reply(self.log.since(&since).is_ok());
-        }
-        // Only the stream's kept changes can say.
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        self.reading.hold(move |feed, _| {
-            let _ = answer.send(feed.log.since(&since).is_ok());
-        });
-        Response::fut(async move { answered.await.unwrap_or(false) })
+        self.when_read(move |feed| feed.log.since(&since).is_ok())
     }
 }
 
